@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// The `intentgate` command: one CLI with a subcommand per area.
+import { Command, CommanderError } from "commander";
+import { CliError, EXIT } from "./errors.ts";
+import { processOutput, type Output } from "./output.ts";
+import { keysCommand } from "./commands/keys.ts";
+import { tokenCommand } from "./commands/token.ts";
+
+export const VERSION = "0.1.0";
+
+export function buildProgram(out: Output): Command {
+  const program = new Command("intentgate")
+    .description("IntentGate: authorization for AI agents' tool calls (capability tokens, intent, policy, budgets, audit)")
+    .version(VERSION)
+    .showHelpAfterError("(add --help for usage)")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
+  for (const command of [keysCommand(out), tokenCommand(out)]) program.addCommand(command);
+  const strict = (command: Command): void => {
+    command.exitOverride().showHelpAfterError("(add --help for usage)");
+    command.commands.forEach(strict);
+  };
+  program.commands.forEach(strict);
+  return program;
+}
+
+export async function runCli(argv: readonly string[], out: Output = processOutput): Promise<number> {
+  try {
+    await buildProgram(out).parseAsync(argv, { from: "user" });
+    return Number(process.exitCode ?? EXIT.ok);
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (error instanceof CliError) {
+      out.error(`intentgate: error: ${error.message}`);
+      return error.exitCode;
+    }
+    out.error(`intentgate: internal error: ${(error as Error).message ?? String(error)}`);
+    if (process.env["INTENTGATE_DEBUG"]) out.error(String((error as Error).stack));
+    return EXIT.internal;
+  }
+}
+
+if (import.meta.main) {
+  process.exitCode = await runCli(process.argv.slice(2));
+}

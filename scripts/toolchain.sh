@@ -1,0 +1,38 @@
+# Sourced by the other scripts: puts Node 24 (and, with --opa, a pinned opa) on PATH, installing
+# them into a cache outside the checkout so a second run on the same machine takes seconds.
+# Everything comes from the npm registry and the Go module proxy; nothing is downloaded by hand.
+set -euo pipefail
+
+NODE_MAJOR=24
+OPA_VERSION=v1.22.3
+TOOLS="${INTENTGATE_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/intentgate}"
+mkdir -p "$TOOLS/bin"
+
+log() { printf '[intentgate] %s\n' "$*" >&2; }
+
+ensure_node() {
+  local node="$TOOLS/node$NODE_MAJOR/node_modules/.bin/node"
+  if [ ! -x "$node" ] || [ "$("$node" -p 'process.versions.node.split(".")[0]' 2>/dev/null)" != "$NODE_MAJOR" ]; then
+    log "installing Node $NODE_MAJOR into $TOOLS/node$NODE_MAJOR (npm registry)"
+    npm install --prefix "$TOOLS/node$NODE_MAJOR" --no-audit --no-fund --loglevel=error "node@$NODE_MAJOR" >&2
+  fi
+  export PATH="$TOOLS/node$NODE_MAJOR/node_modules/.bin:$TOOLS/bin:$PATH"
+}
+
+ensure_opa() {
+  if [ ! -x "$TOOLS/bin/opa" ] || ! "$TOOLS/bin/opa" version 2>/dev/null | grep -q "Version: ${OPA_VERSION#v}"; then
+    log "building opa $OPA_VERSION from the Go module proxy (a few minutes the first time)"
+    CGO_ENABLED=0 GOBIN="$TOOLS/bin" GOFLAGS=-mod=mod go install "github.com/open-policy-agent/opa@$OPA_VERSION" >&2
+  fi
+  export PATH="$TOOLS/bin:$PATH"
+}
+
+# Installs the project's npm dependencies when package-lock.json changed since the last install.
+ensure_deps() {
+  local root="$1" stamp="$1/node_modules/.intentgate-lock"
+  if [ ! -f "$stamp" ] || ! cmp -s "$root/package-lock.json" "$stamp"; then
+    log "installing npm dependencies (npm ci)"
+    (cd "$root" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    cp "$root/package-lock.json" "$stamp"
+  fi
+}

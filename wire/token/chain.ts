@@ -1,0 +1,12 @@
+// The HMAC chain: tag0 = HMAC-SHA256(tenant key, header bytes); tagN = HMAC-SHA256(tagN-1, caveat N bytes).
+import { createHmac, type KeyObject } from "node:crypto";
+
+export function extendChain(tag: Buffer | KeyObject, segment: Buffer): Buffer {
+  return createHmac("sha256", tag).update(segment).digest();
+}
+
+export function chainTag(key: KeyObject, segments: readonly Buffer[]): Buffer {
+  let tag: Buffer | KeyObject = key;
+  for (const segment of segments) tag = extendChain(tag, segment);
+  return tag as Buffer;
+}
