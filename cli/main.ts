@@ -4,20 +4,29 @@ import { Command, CommanderError } from "commander";
 import { CliError, EXIT } from "./errors.ts";
 import { processOutput, type Output } from "./output.ts";
 import { keysCommand } from "./commands/keys.ts";
+import { sidecarCommand } from "./commands/sidecar.ts";
 import { tokenCommand } from "./commands/token.ts";
 
 export const VERSION = "0.1.0";
+
+// Usage errors are one line, like every other error (commander's own spans two or three).
+const OUTPUT = {
+  writeOut: (s: string) => process.stdout.write(s),
+  writeErr: (s: string) => process.stderr.write(s),
+  outputError: (s: string, write: (s: string) => void) =>
+    write(`intentgate: ${s.trim().replace(/\s*\n\s*/g, " ")} (add --help for usage)\n`),
+};
 
 export function buildProgram(out: Output): Command {
   const program = new Command("intentgate")
     .description("IntentGate: authorization for AI agents' tool calls (capability tokens, intent, policy, budgets, audit)")
     .version(VERSION)
-    .showHelpAfterError("(add --help for usage)")
     .exitOverride()
-    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
-  for (const command of [keysCommand(out), tokenCommand(out)]) program.addCommand(command);
+    .configureOutput(OUTPUT);
+  for (const command of [keysCommand(out), tokenCommand(out), sidecarCommand()]) program.addCommand(command);
+  // addCommand() does not pass settings down, so every subcommand gets them here.
   const strict = (command: Command): void => {
-    command.exitOverride().showHelpAfterError("(add --help for usage)");
+    command.exitOverride().configureOutput(OUTPUT);
     command.commands.forEach(strict);
   };
   program.commands.forEach(strict);

@@ -19,6 +19,6 @@ export {
   type VerifyOptions,
   type VerifyResult,
 } from "./token/verify.ts";
-export { foldCaveats, type EffectiveConstraints, type ArgConstraint } from "./token/effective.ts";
-export { checkCoverage, promptSha256, isUnder, type CoverageErrorCode, type CoverageResult, type ToolCall } from "./token/coverage.ts";
+export { foldCaveats, type EffectiveConstraints, type ArgConstraint, type BudgetCeiling } from "./token/effective.ts";
+export { checkCoverage, checkToolScope, promptSha256, isUnder, type CoverageErrorCode, type CoverageResult, type ToolCall } from "./token/coverage.ts";
 export { RevocationSet, RevocationFileError, parseRevocationFile, type RevocationEntry, type RevocationFile } from "./revocations.ts";

@@ -33,7 +33,8 @@ export function promptSha256(prompt: string): string {
   return createHash("sha256").update(prompt, "utf8").digest("hex");
 }
 
-export function checkCoverage(e: EffectiveConstraints, call: ToolCall): CoverageResult {
+/** Agent, server and tool name only: what decides whether a tool is listed to the caller at all. */
+export function checkToolScope(e: EffectiveConstraints, call: Pick<ToolCall, "server" | "tool" | "agent">): CoverageResult {
   for (const agent of e.agents) {
     if (agent !== call.agent) return deny("agent_mismatch", `token is bound to agent "${agent}", not "${call.agent}"`);
   }
@@ -45,6 +46,13 @@ export function checkCoverage(e: EffectiveConstraints, call: ToolCall): Coverage
     if (!anyGlobMatches(allow, name)) return deny("tool_not_allowed", `token does not cover tool "${name}"`);
   }
   if (anyGlobMatches(e.toolDeny, name)) return deny("tool_denied", `token denies tool "${name}"`);
+  return { ok: true };
+}
+
+export function checkCoverage(e: EffectiveConstraints, call: ToolCall): CoverageResult {
+  const scope = checkToolScope(e, call);
+  if (!scope.ok) return scope;
+  const name = `${call.server}.${call.tool}`;
   for (const constraint of e.args) {
     if (constraint.tools !== undefined && !anyGlobMatches(constraint.tools, name)) continue;
     const problem = argumentProblem(constraint, call.arguments);

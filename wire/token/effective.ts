@@ -23,12 +23,25 @@ export interface EffectiveConstraints {
   servers: string[][];
   args: ArgConstraint[];
   promptSha256: string[];
+  /** The lowest lifetime call ceiling, for display and policy; `budgets` is what is enforced. */
   maxCalls: number | null;
-  rates: { max: number; window: number }[];
-  costs: { max: number; window: number }[];
+  budgets: BudgetCeiling[];
   stepUp: boolean;
 }
 
+/**
+ * A budget caveat, keyed by the id of the hop that added it (the token id for minted caveats), so
+ * that every token attenuated from that hop draws on the same counter: attenuation cannot reset it.
+ */
+export interface BudgetCeiling {
+  kind: "calls" | "rate" | "cost";
+  max: number;
+  /** Sliding window in seconds; null for a lifetime ceiling. */
+  window: number | null;
+  scope: string;
+}
+
+const scope = (e: EffectiveConstraints): string => e.ids[e.ids.length - 1] as string;
 const min = (a: number | null, b: number): number => (a === null ? b : Math.min(a, b));
 
 export function foldCaveats(header: TokenHeader, caveats: readonly Caveat[]): EffectiveConstraints {
@@ -44,8 +57,7 @@ export function foldCaveats(header: TokenHeader, caveats: readonly Caveat[]): Ef
     args: [],
     promptSha256: [],
     maxCalls: null,
-    rates: [],
-    costs: [],
+    budgets: [],
     stepUp: false,
   };
   for (const c of caveats) {
@@ -59,9 +71,12 @@ export function foldCaveats(header: TokenHeader, caveats: readonly Caveat[]): Ef
       case "agent": if (!e.agents.includes(c.id)) e.agents.push(c.id); break;
       case "arg": e.args.push(c.tools === undefined ? { path: c.path, op: c.op, value: c.value } : { tools: c.tools, path: c.path, op: c.op, value: c.value }); break;
       case "prompt": if (!e.promptSha256.includes(c.sha256)) e.promptSha256.push(c.sha256); break;
-      case "calls": e.maxCalls = min(e.maxCalls, c.max); break;
-      case "rate": e.rates.push({ max: c.max, window: c.window }); break;
-      case "cost": e.costs.push({ max: c.max, window: c.window }); break;
+      case "calls":
+        e.maxCalls = min(e.maxCalls, c.max);
+        e.budgets.push({ kind: "calls", max: c.max, window: null, scope: scope(e) });
+        break;
+      case "rate": e.budgets.push({ kind: "rate", max: c.max, window: c.window, scope: scope(e) }); break;
+      case "cost": e.budgets.push({ kind: "cost", max: c.max, window: c.window, scope: scope(e) }); break;
       case "step_up": e.stepUp = true; break;
     }
   }

@@ -1,0 +1,60 @@
+// The validated configuration's shape; schema.json is the source of truth and these types mirror it.
+
+export interface Address {
+  host: string;
+  port: number;
+}
+
+export interface Ceiling {
+  max: number;
+  windowSeconds: number;
+}
+
+export interface Ceilings {
+  calls?: Ceiling;
+  cost?: Ceiling;
+}
+
+export interface HeaderSource {
+  env?: string;
+  file?: string;
+  prefix?: string;
+}
+
+export interface UpstreamConfig {
+  name: string;
+  url: string;
+  sseUrl?: string;
+  connectTimeoutMs: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  connections: number;
+  headers?: Record<string, HeaderSource>;
+}
+
+export interface SidecarConfig {
+  tenant: string;
+  agent: string;
+  listen?: Address;
+  admin?: Address;
+  keys: string;
+  skewSeconds: number;
+  revocations?: { file: string; maxStalenessSeconds: number; pollMs: number };
+  upstreams: UpstreamConfig[];
+  defaultUpstream?: string;
+  policy: { bundle: string; data?: string; mode: "enforce" | "dryRun" };
+  intent: { mode: "off" };
+  budget: { agent?: Ceilings; tenant?: Ceilings; costs?: Record<string, number> };
+  audit: { file: string; maxBatch: number };
+  toolsList: { filter: boolean };
+  limits: {
+    maxBodyBytes: number;
+    maxDepth: number;
+    maxHeaderBytes: number;
+    maxBatch: number;
+    requestTimeoutMs: number;
+    maxResponseBytes: number;
+    maxSseEventBytes: number;
+  };
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+}

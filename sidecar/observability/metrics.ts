@@ -1,0 +1,39 @@
+// Prometheus metrics, one registry per sidecar, handles built once. Labels are bounded sets
+// (stages, decisions, reason codes, configured upstream names): never tools, agents or tokens.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export class SidecarMetrics {
+  readonly registry = new Registry();
+  readonly decisions = new Counter({ name: "intentgate_decisions_total", help: "Tool-call decisions by deciding stage, decision and reason code.", labelNames: ["stage", "decision", "code"], registers: [this.registry] });
+  readonly checkSeconds = new Histogram({
+    name: "intentgate_check_duration_seconds",
+    help: "Time spent in each check.",
+    labelNames: ["stage", "outcome"],
+    buckets: [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1],
+    registers: [this.registry],
+  });
+  readonly upstreamSeconds = new Histogram({
+    name: "intentgate_upstream_duration_seconds",
+    help: "Time to the upstream's response headers, by upstream and outcome.",
+    labelNames: ["upstream", "outcome"],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly requests = new Counter({ name: "intentgate_http_requests_total", help: "HTTP requests by route kind, method and status.", labelNames: ["route", "method", "status"], registers: [this.registry] });
+  readonly inflight = new Gauge({ name: "intentgate_inflight_requests", help: "Requests being handled now.", registers: [this.registry] });
+  readonly revocationLookups = new Counter({ name: "intentgate_revocation_lookups_total", help: "Revocation lookups by result.", labelNames: ["result"], registers: [this.registry] });
+  readonly revocationEntries = new Gauge({ name: "intentgate_revocation_list_entries", help: "Entries in the loaded revocation list.", registers: [this.registry] });
+  readonly policyBundle = new Gauge({ name: "intentgate_policy_bundle_info", help: "The loaded policy bundle (value 1), by version.", labelNames: ["version"], registers: [this.registry] });
+  readonly policyReloads = new Counter({ name: "intentgate_policy_reloads_total", help: "Policy bundle reloads by result.", labelNames: ["result"], registers: [this.registry] });
+  readonly auditFailures = new Counter({ name: "intentgate_audit_write_failures_total", help: "Decisions that could not be recorded (their calls were refused).", registers: [this.registry] });
+  readonly droppedEvents = new Counter({ name: "intentgate_upstream_messages_dropped_total", help: "Upstream messages not relayed (unknown response id, invalid JSON).", registers: [this.registry] });
+
+  constructor(defaults = true) {
+    if (defaults) collectDefaultMetrics({ register: this.registry, prefix: "intentgate_process_" });
+  }
+
+  setPolicyVersion(version: string): void {
+    this.policyBundle.reset();
+    this.policyBundle.set({ version }, 1);
+  }
+}

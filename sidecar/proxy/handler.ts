@@ -1,0 +1,180 @@
+// The agent-facing request handler: routes, then POST (validate, decide, forward or refuse),
+// GET (the server's SSE stream), DELETE (end a session), and the legacy HTTP+SSE transport.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import type { Dispatcher } from "undici";
+import type { LRUCache } from "lru-cache";
+import type { CallOutcome, ToolCallRequest } from "../decide.ts";
+import { RPC } from "../mcp/jsonrpc.ts";
+import type { SidecarMetrics } from "../observability/metrics.ts";
+import { readBody } from "./body.ts";
+import { downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
+import { HttpError, sendHttpError, sendJson } from "./http-error.ts";
+import { LegacySessions } from "./legacy.ts";
+import { bearerToken, preparePost, type PreparedPost } from "./messages.ts";
+import { pipeThrough, relayAnswer, streamEvents } from "./relay.ts";
+import { parseRoute, type Route } from "./route.ts";
+import type { Upstream } from "./upstream.ts";
+
+export interface ProxyLimits {
+  maxBodyBytes: number;
+  maxDepth: number;
+  maxBatch: number;
+  maxResponseBytes: number;
+  maxSseEventBytes: number;
+}
+
+export interface ProxyDeps {
+  upstreams: ReadonlyMap<string, Upstream>;
+  defaultUpstream: string | undefined;
+  limits: ProxyLimits;
+  decide: (call: ToolCallRequest) => Promise<CallOutcome>;
+  visibleTools: ((token: string | undefined, server: string) => (tool: string) => boolean) | undefined;
+  /** Session id -> negotiated MCP revision, learnt from initialize answers. */
+  sessions: LRUCache<string, string>;
+  metrics: SidecarMetrics;
+  log: Logger;
+}
+
+export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const legacy = new LegacySessions();
+  const dropped = (message: string): void => {
+    deps.metrics.droppedEvents.inc();
+    deps.log.warn({ reason: message }, "upstream message not relayed");
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse, route: Route, upstream: Upstream, abort: AbortSignal): Promise<void> {
+    const method = req.method ?? "";
+    if (route.kind === "streamable") {
+      if (method === "POST") return post(req, res, upstream, upstream.pool, upstream.path, abort, undefined);
+      if (method === "GET" || method === "DELETE") return passThrough(req, res, upstream, method, abort);
+      throw new HttpError(405, "method_not_allowed", `${method} is not an MCP transport method`);
+    }
+    if (route.kind === "legacy-sse") {
+      if (method !== "GET") throw new HttpError(405, "method_not_allowed", "the legacy SSE stream is opened with GET");
+      if (upstream.sse === undefined) throw new HttpError(404, "no_legacy_transport", `upstream ${upstream.name} has no legacy SSE endpoint`);
+      const up = await request(upstream, upstream.sse.pool, { path: upstream.sse.path, method: "GET", headers: upstreamRequestHeaders(req.headers, upstream.credentials), signal: abort });
+      const type = String(up.headers["content-type"] ?? "");
+      if (up.statusCode !== 200 || !type.startsWith("text/event-stream")) return pipeThrough(up, res);
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+      res.flushHeaders();
+      return legacy.open(upstream, up, res, deps.limits.maxSseEventBytes, dropped);
+    }
+    if (method !== "POST") throw new HttpError(405, "method_not_allowed", "legacy messages are sent with POST");
+    const session = legacy.get(route.session);
+    if (session === undefined || session.upstream !== upstream || session.endpoint === undefined) {
+      throw new HttpError(404, "unknown_session", "no open legacy SSE session has this id");
+    }
+    const pool = upstream.sse?.pool ?? upstream.pool;
+    return post(req, res, upstream, pool, session.endpoint, abort, async (prepared) => {
+      await legacy.deliver(session, prepared.refusals);
+      if (prepared.forward === undefined) {
+        res.writeHead(202).end();
+        return true;
+      }
+      return false;
+    }, session.pending);
+  }
+
+  async function post(
+    req: IncomingMessage,
+    res: ServerResponse,
+    upstream: Upstream,
+    pool: Dispatcher,
+    path: string,
+    abort: AbortSignal,
+    deliverRefusals: ((prepared: PreparedPost) => Promise<boolean>) | undefined,
+    pending?: PreparedPost["pending"],
+  ): Promise<void> {
+    const type = String(req.headers["content-type"] ?? "").toLowerCase();
+    if (!/^application\/json\s*(;|$)/.test(type)) throw new HttpError(415, "unsupported_media_type", "POST bodies must be application/json");
+    const body = await readBody(req, deps.limits.maxBodyBytes);
+    const token = bearerToken(req.headers);
+    const headerVersion = req.headers["mcp-protocol-version"];
+    const sessionId = req.headers["mcp-session-id"];
+    const protocolVersion =
+      typeof headerVersion === "string" ? headerVersion : typeof sessionId === "string" ? deps.sessions.get(sessionId) : deliverRefusals ? "2024-11-05" : undefined;
+    const prepared = await preparePost({
+      body,
+      server: upstream.name,
+      token,
+      protocolVersion,
+      maxDepth: deps.limits.maxDepth,
+      maxBatch: deps.limits.maxBatch,
+      decide: deps.decide,
+      visibleTools: deps.visibleTools && ((t) => (deps.visibleTools as NonNullable<ProxyDeps["visibleTools"]>)(t, upstream.name)),
+      ...(pending ? { pending } : {}),
+    });
+    if (deliverRefusals !== undefined) {
+      if (await deliverRefusals(prepared)) return;
+      prepared.refusals = [];
+    } else if (prepared.forward === undefined) {
+      return sendJson(res, 200, prepared.batch ? prepared.refusals : prepared.refusals[0]);
+    }
+    const forward = prepared.forward;
+    if (forward === undefined) return;
+    const headers = upstreamRequestHeaders(req.headers, upstream.credentials);
+    const up = await request(upstream, pool, { path, method: "POST", headers, body: forward, signal: abort });
+    await relayAnswer(up, res, {
+      pending: prepared.pending,
+      refusals: prepared.refusals,
+      batch: prepared.batch,
+      maxResponseBytes: deps.limits.maxResponseBytes,
+      maxSseEventBytes: deps.limits.maxSseEventBytes,
+      onInitialize: (version, session) => {
+        if (session !== undefined) deps.sessions.set(session, version);
+      },
+      onDroppedEvent: dropped,
+    });
+  }
+
+  async function passThrough(req: IncomingMessage, res: ServerResponse, upstream: Upstream, method: "GET" | "DELETE", abort: AbortSignal): Promise<void> {
+    const up = await request(upstream, upstream.pool, { path: upstream.path, method, headers: upstreamRequestHeaders(req.headers, upstream.credentials), signal: abort });
+    const type = String(up.headers["content-type"] ?? "");
+    if (method === "GET" && up.statusCode === 200 && type.startsWith("text/event-stream")) {
+      res.writeHead(200, downstreamResponseHeaders(up.headers));
+      res.flushHeaders();
+      return streamEvents(up, res, deps.limits.maxSseEventBytes, (event) => event.raw);
+    }
+    return pipeThrough(up, res);
+  }
+
+  async function request(upstream: Upstream, pool: Dispatcher, options: { path: string; method: "GET" | "POST" | "DELETE"; headers: Record<string, string>; body?: Buffer; signal: AbortSignal }): Promise<Dispatcher.ResponseData> {
+    const started = process.hrtime.bigint();
+    try {
+      const up = await pool.request({ ...options, headersTimeout: upstream.headersTimeout, bodyTimeout: upstream.bodyTimeout });
+      deps.metrics.upstreamSeconds.observe({ upstream: upstream.name, outcome: String(up.statusCode) }, seconds(started));
+      return up;
+    } catch (error) {
+      deps.metrics.upstreamSeconds.observe({ upstream: upstream.name, outcome: "error" }, seconds(started));
+      if (options.signal.aborted) throw error;
+      const code = (error as { code?: string }).code ?? "";
+      const timeout = code.includes("TIMEOUT");
+      throw new HttpError(timeout ? 504 : 502, timeout ? "upstream_timeout" : "upstream_unavailable", `upstream ${upstream.name} failed: ${code || (error as Error).message}`, RPC.internal);
+    }
+  }
+
+  return (req, res) => {
+    deps.metrics.inflight.inc();
+    const route = parseRoute(req.url ?? "/", deps.defaultUpstream);
+    const abort = new AbortController();
+    res.on("close", () => {
+      deps.metrics.inflight.dec();
+      deps.metrics.requests.inc({ route: route?.kind ?? "none", method: req.method ?? "", status: String(res.statusCode) });
+      if (!res.writableFinished) abort.abort();
+    });
+    const upstream = route && deps.upstreams.get(route.server);
+    if (route === undefined || upstream === undefined) {
+      req.resume();
+      return sendHttpError(res, new HttpError(404, "unknown_route", "no MCP server is served at this path"));
+    }
+    handle(req, res, route, upstream, abort.signal).catch((error: unknown) => {
+      if (error instanceof HttpError) return sendHttpError(res, error);
+      if (abort.signal.aborted) return;
+      deps.log.error({ err: error }, "request failed");
+      sendHttpError(res, new HttpError(500, "internal_error", "the gateway failed to handle this request", RPC.internal));
+    });
+  };
+}
+
+const seconds = (started: bigint): number => Number(process.hrtime.bigint() - started) / 1e9;

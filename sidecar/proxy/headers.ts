@@ -1,0 +1,54 @@
+// Which headers cross the sidecar. Requests: an allowlist, so the capability token, cookies and any
+// header the upstream should not see never leave; the upstream's credentials are added here.
+// Responses: everything but hop-by-hop headers.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+
+const FORWARDED_REQUEST_HEADERS = [
+  "accept",
+  "content-type",
+  "mcp-session-id",
+  "mcp-protocol-version",
+  "last-event-id",
+  "user-agent",
+  "traceparent",
+  "tracestate",
+  "baggage",
+];
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "content-length",
+]);
+
+export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, credentials: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of FORWARDED_REQUEST_HEADERS) {
+    const value = incoming[name];
+    if (typeof value === "string") out[name] = value;
+  }
+  for (const [name, value] of Object.entries(credentials)) out[name] = value;
+  return out;
+}
+
+export function downstreamResponseHeaders(upstream: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  const connection = upstream["connection"];
+  const named = new Set(
+    (typeof connection === "string" ? connection : "")
+      .split(",")
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean),
+  );
+  for (const [name, value] of Object.entries(upstream)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name) || name.startsWith("x-intentgate-")) continue;
+    out[name] = value;
+  }
+  return out;
+}

@@ -1,0 +1,128 @@
+// A POST's body, taken apart: parsed strictly, every JSON-RPC message validated, every tools/call
+// decided. What comes out says what to forward (the original bytes, or the allowed part of a batch)
+// and which refusals the sidecar answers itself.
+import type { IncomingHttpHeaders } from "node:http";
+import type { CallOutcome, ToolCallRequest } from "../decide.ts";
+import { classifyMessage, ProtocolError, refusalResponse, RPC, toolCallParams, type Message } from "../mcp/jsonrpc.ts";
+import { JsonSyntaxError, parseStrictJson } from "../mcp/strict-json.ts";
+import { HttpError } from "./http-error.ts";
+import { PendingRequests } from "./pending.ts";
+
+export const PROMPT_META_KEY = "dev.intentgate/prompt";
+/** The one MCP revision whose transport allows JSON-RPC batches. */
+export const BATCH_REVISION = "2025-03-26";
+
+export interface PostInput {
+  body: Buffer;
+  server: string;
+  token: string | undefined;
+  /** The negotiated revision: the MCP-Protocol-Version header, else what the session negotiated. */
+  protocolVersion: string | undefined;
+  maxDepth: number;
+  maxBatch: number;
+  decide: (call: ToolCallRequest) => Promise<CallOutcome>;
+  visibleTools: ((token: string | undefined) => (tool: string) => boolean) | undefined;
+  /** Where answers to forwarded requests are expected (a legacy SSE session keeps its own). */
+  pending?: PendingRequests;
+}
+
+export interface PreparedPost {
+  batch: boolean;
+  forward: Buffer | undefined;
+  pending: PendingRequests;
+  refusals: object[];
+  decisionIds: string[];
+}
+
+export async function preparePost(input: PostInput): Promise<PreparedPost> {
+  let parsed;
+  try {
+    parsed = parseStrictJson(input.body, input.maxDepth);
+  } catch (error) {
+    if (error instanceof JsonSyntaxError) throw new HttpError(400, error.code, error.message, RPC.parseError);
+    throw error;
+  }
+  const batch = parsed.elements !== undefined;
+  const values = batch ? (parsed.value as unknown[]) : [parsed.value];
+  if (batch) checkBatch(values.length, input);
+  const messages = values.map((value) => classify(value));
+  if (batch && messages.some((m) => m.kind === "request" && m.method === "initialize")) {
+    throw new HttpError(400, "initialize_in_batch", "initialize must not be part of a JSON-RPC batch");
+  }
+
+  // Validate every message before deciding any, so a bad element cannot leave others half-decided.
+  const calls = messages.map((m) => (m.kind === "request" && m.method === "tools/call" ? toolCall(m, input) : undefined));
+  const pending = input.pending ?? new PendingRequests();
+  const outcomes = await Promise.all(
+    messages.map((m, i) => {
+      if (m.kind !== "request") return undefined;
+      const call = calls[i];
+      if (call !== undefined) return input.decide(call);
+      const visible = m.method === "tools/list" ? input.visibleTools?.(input.token) : undefined;
+      pending.add(m.id, visible ? { method: m.method, visible } : { method: m.method });
+      return undefined;
+    }),
+  );
+
+  const refusals: object[] = [];
+  const decisionIds: string[] = [];
+  const kept: number[] = [];
+  messages.forEach((m, i) => {
+    const outcome = outcomes[i];
+    if (outcome !== undefined) decisionIds.push(outcome.decisionId);
+    if (outcome === undefined || outcome.allowed) {
+      if (outcome !== undefined && m.kind === "request") pending.add(m.id, { method: m.method });
+      kept.push(i);
+    } else if (m.kind === "request") {
+      refusals.push(refusalResponse(m.id, outcome));
+    }
+  });
+
+  let forward: Buffer | undefined;
+  if (kept.length === messages.length) forward = input.body;
+  else if (kept.length > 0) {
+    const elements = parsed.elements ?? [];
+    forward = Buffer.from(`[${kept.map((i) => parsed.text.slice(...(elements[i] as [number, number]))).join(",")}]`, "utf8");
+  }
+  return { batch, forward, pending, refusals, decisionIds };
+}
+
+function checkBatch(size: number, input: PostInput): void {
+  if (size === 0) throw new HttpError(400, "empty_batch", "a JSON-RPC batch must not be empty");
+  if (size > input.maxBatch) throw new HttpError(400, "batch_too_large", `a batch may hold at most ${input.maxBatch} messages`);
+  const revision = input.protocolVersion ?? BATCH_REVISION;
+  if (revision !== BATCH_REVISION) {
+    throw new HttpError(400, "batch_not_allowed", `JSON-RPC batches are not part of MCP ${revision}`);
+  }
+}
+
+function classify(value: unknown): Message {
+  try {
+    return classifyMessage(value);
+  } catch (error) {
+    if (error instanceof ProtocolError) {
+      const id = (value as { id?: unknown } | null)?.id;
+      throw new HttpError(400, error.reason, error.message, error.rpcCode, typeof id === "string" || typeof id === "number" ? id : null);
+    }
+    throw error;
+  }
+}
+
+function toolCall(m: Message & { kind: "request" }, input: PostInput): ToolCallRequest {
+  let params;
+  try {
+    params = toolCallParams(m.params);
+  } catch (error) {
+    if (error instanceof ProtocolError) throw new HttpError(400, error.reason, error.message, error.rpcCode, m.id);
+    throw error;
+  }
+  const prompt = params.meta?.[PROMPT_META_KEY];
+  return { server: input.server, tool: params.name, arguments: params.arguments, token: input.token, prompt: typeof prompt === "string" ? prompt : undefined };
+}
+
+export function bearerToken(headers: IncomingHttpHeaders): string | undefined {
+  const value = headers["authorization"];
+  if (value === undefined) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(value);
+  return match ? match[1] : value;
+}

@@ -1,0 +1,32 @@
+// The requests a response may answer: each forwarded request's id, answered at most once, plus
+// what to do with its answer (filter a tools/list, note a negotiated protocol version).
+import type { JsonRpcId } from "../mcp/jsonrpc.ts";
+
+export interface PendingRequest {
+  method: string;
+  /** For tools/list: which tool names the caller may see. */
+  visible?: (toolName: string) => boolean;
+}
+
+export const idKey = (id: JsonRpcId): string => (typeof id === "string" ? `s:${id}` : `n:${id}`);
+
+export class PendingRequests {
+  readonly #byId = new Map<string, PendingRequest>();
+
+  add(id: JsonRpcId, request: PendingRequest): void {
+    this.#byId.set(idKey(id), request);
+  }
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  /** Returns and forgets the request an answer belongs to; undefined when it answers nothing we sent. */
+  take(id: unknown): PendingRequest | undefined {
+    if (typeof id !== "string" && typeof id !== "number") return undefined;
+    const key = idKey(id);
+    const found = this.#byId.get(key);
+    this.#byId.delete(key);
+    return found;
+  }
+}

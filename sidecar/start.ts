@@ -1,0 +1,187 @@
+// Builds a sidecar from a validated configuration: keys, revocations, policy, budgets, audit and
+// the pipeline are assembled once here; the request path only uses what this wires together.
+import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { LRUCache } from "lru-cache";
+import type { Logger } from "pino";
+import { checkLiveness, checkToolScope, KeyRing, verifySignature } from "../wire/index.ts";
+import { createAdminServer } from "./admin.ts";
+import { FileAuditSink } from "./audit/file-sink.ts";
+import { MemoryBudgetLedger, type BudgetLedger } from "./budget/ledger.ts";
+import { createBudgetCheck, createCostTable } from "./checks/budget.ts";
+import { createCapabilityCheck } from "./checks/capability.ts";
+import { createIntentCheck } from "./checks/intent.ts";
+import { createPipeline } from "./checks/pipeline.ts";
+import { createPolicyCheck } from "./checks/policy.ts";
+import type { SidecarConfig } from "./config/types.ts";
+import { createDecider } from "./decide.ts";
+import { SidecarMetrics } from "./observability/metrics.ts";
+import { PolicyStore } from "./policy/store.ts";
+import { createProxyHandler } from "./proxy/handler.ts";
+import { Upstream } from "./proxy/upstream.ts";
+import { FileRevocationStore } from "./revocations/file-store.ts";
+
+export interface SidecarHandle {
+  url: string;
+  adminUrl: string;
+  metrics: SidecarMetrics;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  log: Logger;
+  env?: NodeJS.ProcessEnv;
+  /** Replaces the in-memory ledger (tests use this to make the budget store fail). */
+  ledger?: BudgetLedger;
+  now?: () => number;
+  metrics?: SidecarMetrics;
+}
+
+export async function startSidecar(config: SidecarConfig, options: StartOptions): Promise<SidecarHandle> {
+  const { log } = options;
+  const now = options.now ?? Date.now;
+  const metrics = options.metrics ?? new SidecarMetrics();
+  const keys = KeyRing.fromFile(JSON.parse(readFileSync(config.keys, "utf8")));
+
+  const revocations = config.revocations
+    ? new FileRevocationStore(config.revocations.file, {
+        maxStalenessMs: config.revocations.maxStalenessSeconds * 1000,
+        pollMs: config.revocations.pollMs,
+        onChange: (e) => {
+          if (e.ok) metrics.revocationEntries.set(e.size ?? 0);
+          else log.error({ reason: e.error }, "revocation list unreadable: refusing calls until it is readable");
+        },
+      }).start()
+    : undefined;
+  if (revocations === undefined) log.warn("no revocation list configured: tokens cannot be revoked on this gateway");
+  const revocationLookup = revocations && {
+    isRevoked(ids: readonly string[]): boolean {
+      try {
+        const revoked = revocations.isRevoked(ids);
+        metrics.revocationLookups.inc({ result: revoked ? "revoked" : "clear" });
+        return revoked;
+      } catch (error) {
+        metrics.revocationLookups.inc({ result: "error" });
+        throw error;
+      }
+    },
+  };
+
+  const policies = await PolicyStore.open({
+    bundle: config.policy.bundle,
+    ...(config.policy.data !== undefined ? { data: config.policy.data } : {}),
+    onReload: (e) => {
+      metrics.policyReloads.inc({ result: e.ok ? "ok" : "error" });
+      if (e.ok) {
+        metrics.setPolicyVersion(e.version);
+        log.info({ version: e.version }, "policy bundle loaded");
+      } else log.error({ reason: e.error }, "policy bundle rejected; keeping the previous one");
+    },
+  });
+
+  const ledger = options.ledger ?? new MemoryBudgetLedger();
+  const costOf = createCostTable(config.budget.costs);
+  const audit = await FileAuditSink.open(config.audit.file, config.audit.maxBatch);
+  const pipeline = createPipeline(
+    [
+      createCapabilityCheck({ keys: () => keys, revocations: revocationLookup, skewSeconds: config.skewSeconds }),
+      createIntentCheck({ extractor: undefined, minConfidence: 0 }),
+      createPolicyCheck({ current: () => policies.current(), mode: config.policy.mode, ledger, budget: config.budget, costOf }),
+      createBudgetCheck({ ledger, agent: config.budget.agent, tenant: config.budget.tenant, costs: config.budget.costs }),
+    ],
+    { observe: (stage, outcome, s) => metrics.checkSeconds.observe({ stage, outcome }, s) },
+  );
+  const decide = createDecider({
+    tenant: config.tenant,
+    agent: config.agent,
+    pipeline,
+    audit,
+    now,
+    onDecision: (stage, decision, code) => metrics.decisions.inc({ stage, decision, code }),
+    onAuditFailure: (error) => {
+      metrics.auditFailures.inc();
+      log.error({ reason: error.message }, "audit record not written: call refused");
+    },
+  });
+
+  const upstreams = new Map(config.upstreams.map((u) => [u.name, new Upstream(u, options.env ?? process.env)]));
+  const defaultUpstream = config.defaultUpstream ?? (config.upstreams.length === 1 ? config.upstreams[0]?.name : undefined);
+  const visibleTools = config.toolsList.filter
+    ? (token: string | undefined, server: string) => {
+        if (token === undefined) return () => false;
+        const signed = verifySignature(token, keys);
+        const live = signed.ok ? checkLiveness(signed, { now: Math.floor(now() / 1000), skewSeconds: config.skewSeconds, ...(revocationLookup ? { revocations: revocationLookup } : {}) }) : signed;
+        if (!live.ok || live.header.tenant !== config.tenant) return () => false;
+        return (tool: string) => checkToolScope(live.effective, { server, tool, agent: config.agent }).ok;
+      }
+    : undefined;
+
+  const handler = createProxyHandler({
+    upstreams,
+    defaultUpstream,
+    limits: config.limits,
+    decide,
+    visibleTools,
+    sessions: new LRUCache<string, string>({ max: 10_000 }),
+    metrics,
+    log,
+  });
+  const server = createServer(
+    {
+      requestTimeout: config.limits.requestTimeoutMs,
+      headersTimeout: Math.min(config.limits.requestTimeoutMs, 60_000),
+      // Node enforces the two timeouts above only when it sweeps connections (30 s by default).
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, config.limits.requestTimeoutMs / 4)),
+      maxHeaderSize: config.limits.maxHeaderBytes,
+    },
+    handler,
+  );
+  const admin = createAdminServer(metrics, () => {
+    const problems: string[] = [];
+    if (policies.current() === undefined) problems.push("no policy loaded");
+    if (revocations !== undefined && !revocations.healthy()) problems.push("revocation list unreadable or stale");
+    return { ok: problems.length === 0, problems };
+  });
+  const listen = config.listen ?? { host: "127.0.0.1", port: 7070 };
+  const adminAt = config.admin ?? { host: "127.0.0.1", port: 7071 };
+  await listenOn(server, listen.host, listen.port);
+  await listenOn(admin, adminAt.host, adminAt.port);
+  const url = urlOf(server);
+  log.info({ url, admin: urlOf(admin), upstreams: [...upstreams.keys()], tenant: config.tenant, agent: config.agent }, "sidecar listening");
+
+  return {
+    url,
+    adminUrl: urlOf(admin),
+    metrics,
+    async close() {
+      await Promise.all([closeServer(server), closeServer(admin)]);
+      revocations?.stop();
+      policies.close();
+      await Promise.all([...upstreams.values()].map((u) => u.close()));
+      await audit.close();
+    },
+  };
+}
+
+function listenOn(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+function urlOf(server: Server): string {
+  const a = server.address() as AddressInfo;
+  return `http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}`;
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

@@ -1,0 +1,89 @@
+// End to end with the official MCP TypeScript SDK on both sides: a real client talks through the
+// sidecar to a real server over Streamable HTTP (SSE and JSON responses) and legacy HTTP+SSE.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { startGateway, type Gateway } from "../support/gateway.ts";
+
+type Kind = "streamable-sse" | "streamable-json" | "legacy-sse";
+
+async function connect(url: string, kind: Kind, token?: string): Promise<Client> {
+  const client = new Client({ name: "e2e-agent", version: "1.0.0" });
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  const transport =
+    kind === "legacy-sse"
+      ? new SSEClientTransport(new URL(url), { requestInit: { headers } })
+      : new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } });
+  await client.connect(transport);
+  return client;
+}
+
+const decisionOf = (result: { _meta?: Record<string, unknown> | undefined }): { code: string; decision: string; decision_id: string } =>
+  result._meta?.["dev.intentgate/decision"] as { code: string; decision: string; decision_id: string };
+
+for (const kind of ["streamable-sse", "streamable-json", "legacy-sse"] as const) {
+  describe(`through the sidecar over ${kind}`, () => {
+    let gw: Gateway;
+    const url = (server: string): string => `${gw.sidecar.url}/mcp/${server}${kind === "legacy-sse" ? "/sse" : ""}`;
+    const direct = (): string => (kind === "legacy-sse" ? gw.demo.sseUrl : gw.demo.url);
+
+    before(async () => {
+      gw = await startGateway({ policy: "finance", jsonResponse: kind === "streamable-json" });
+    });
+    after(async () => gw.close());
+
+    test("an allowed call returns the server's result unchanged", async () => {
+      const viaDirect = await connect(direct(), kind);
+      const expected = await viaDirect.callTool({ name: "read_file", arguments: { path: "/data/report.csv" } });
+      await viaDirect.close();
+      const client = await connect(url("files"), kind, gw.mint());
+      const result = await client.callTool({ name: "read_file", arguments: { path: "/data/report.csv" } });
+      await client.close();
+      assert.deepEqual(result, expected);
+      assert.equal(gw.demo.calls.filter((c) => c.tool === "read_file").length, 2);
+    });
+
+    test("a call the token does not cover is a tool error with its code, and never reaches the server", async () => {
+      const client = await connect(url("files"), kind, gw.mint([{ type: "tools", allow: ["files.read_*"] }]));
+      const before = gw.demo.calls.length;
+      const result = await client.callTool({ name: "delete_file", arguments: { path: "/data/report.csv" } });
+      await client.close();
+      assert.equal(result.isError, true);
+      assert.equal(decisionOf(result).code, "tool_not_allowed");
+      assert.match(decisionOf(result).decision_id, /^[0-9a-f-]{36}$/);
+      assert.match((result.content as Array<{ text: string }>)[0]?.text ?? "", /tool_not_allowed/);
+      assert.equal(gw.demo.calls.length, before);
+    });
+
+    test("without a token every call is refused with token_missing", async () => {
+      const client = await connect(url("files"), kind);
+      const result = await client.callTool({ name: "read_file", arguments: { path: "/data/x" } });
+      await client.close();
+      assert.equal(decisionOf(result).code, "token_missing");
+    });
+
+    test("tools/list shows only the tools the token covers", async () => {
+      const client = await connect(url("files"), kind, gw.mint([{ type: "tools", allow: ["files.read_file", "files.list_*"] }]));
+      const { tools } = await client.listTools();
+      await client.close();
+      assert.deepEqual(tools.map((t) => t.name).sort(), ["list_files", "read_file"]);
+    });
+
+    test("the finance policy escalates a large transfer and blocks a foreign IBAN; a small one passes", async () => {
+      const client = await connect(url("payments"), kind, gw.mint());
+      const before = gw.demo.calls.length;
+      const large = await client.callTool({ name: "transfer", arguments: { amount: 25000, currency: "EUR", iban: "NL91ABNA0417164300" } });
+      assert.equal(decisionOf(large).code, "approval_required");
+      assert.equal(decisionOf(large).decision, "escalate");
+      const foreign = await client.callTool({ name: "transfer", arguments: { amount: 50, currency: "EUR", iban: "GB29NWBK60161331926819" } });
+      assert.equal(decisionOf(foreign).code, "policy_blocked");
+      assert.equal(gw.demo.calls.length, before);
+      const small = await client.callTool({ name: "transfer", arguments: { amount: 50, currency: "EUR", iban: "NL91ABNA0417164300" } });
+      assert.equal(small.isError, undefined);
+      assert.equal(gw.demo.calls.length, before + 1);
+      await client.close();
+    });
+  });
+}
