@@ -18,7 +18,8 @@ export function canonicalize(value: unknown): string {
       return value ? "true" : "false";
     case "object":
       if (value === null) return "null";
-      if (Array.isArray(value)) return `[${value.map(canonicalize).join(",")}]`;
+      // Array.from visits holes as undefined (refused); map would skip them and emit "[,1]".
+      if (Array.isArray(value)) return `[${Array.from(value, canonicalize).join(",")}]`;
       return canonicalizeObject(value as Record<string, unknown>);
     default:
       throw new CanonicalizationError(`a ${typeof value} is not JSON`);

@@ -5,6 +5,7 @@ import {
   checkCoverage,
   decodeToken,
   foldCaveats,
+  KeyError,
   mintToken,
   attenuateToken,
   parseRevocationFile,
@@ -35,6 +36,8 @@ function build(fn: () => string): string {
     return fn();
   } catch (error) {
     if (error instanceof TokenBuildError) throw new CliError(`${error.code}: ${error.message}`);
+    // A tenant-scoped key file asked to sign for another tenant is a usage error, not an internal one.
+    if (error instanceof KeyError) throw new CliError(`${error.code}: ${error.message}`);
     throw error;
   }
 }

@@ -70,8 +70,11 @@ export function decodeToken(text: string): DecodeResult {
   const header = values[0];
   const problem = headerProblem(header);
   if (problem !== undefined) {
-    if ((header as { version?: unknown } | null)?.version !== TOKEN_VERSION && typeof header === "object" && header !== null) {
-      return { ok: false, code: "unsupported_version", message: "token header version is not 1" };
+    // Only a header that names another version is from a future format; an array or a header with no
+    // version at all is simply malformed.
+    const version = typeof header === "object" && header !== null && !Array.isArray(header) ? (header as { version?: unknown }).version : undefined;
+    if (typeof version === "number" && version !== TOKEN_VERSION) {
+      return { ok: false, code: "unsupported_version", message: `token header version ${version} is not supported` };
     }
     return malformed(problem);
   }

@@ -4,7 +4,7 @@ import { encodeBase64url } from "../base64url.ts";
 import type { KeyRing } from "../keys.ts";
 import { caveatProblem, type Caveat } from "./caveats.ts";
 import { chainTag, extendChain } from "./chain.ts";
-import { decodeToken, encodeSegment, encodeToken, MAX_CAVEATS, TOKEN_VERSION, type TokenHeader } from "./codec.ts";
+import { decodeToken, encodeSegment, encodeToken, MAX_CAVEATS, MAX_TOKEN_LENGTH, TOKEN_VERSION, type TokenHeader } from "./codec.ts";
 
 export class TokenBuildError extends Error {
   readonly code: "invalid_caveat" | "malformed" | "unsupported_version" | "too_many_caveats";
@@ -64,7 +64,10 @@ export function attenuateToken(token: string, caveats: readonly Caveat[], option
   }
   let tag = decoded.token.tag;
   for (const segment of added) tag = extendChain(tag, segment);
-  return encodeToken([...segments, ...added], tag);
+  const result = encodeToken([...segments, ...added], tag);
+  // decodeToken refuses longer tokens, so one built here could never verify.
+  if (result.length > MAX_TOKEN_LENGTH) throw new TokenBuildError("malformed", `token would be longer than ${MAX_TOKEN_LENGTH} characters`);
+  return result;
 }
 
 function checkedCaveats(caveats: readonly Caveat[], action: string): Caveat[] {

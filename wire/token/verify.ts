@@ -63,7 +63,9 @@ export function verifySignature(token: string, keys: KeyRing): VerifyResult {
 
 /** Checks what depends on the moment: validity window (with bounded skew) and revocation. */
 export function checkLiveness(result: VerifyResult & { ok: true }, options: Omit<VerifyOptions, "keys">): VerifyResult {
-  const skew = Math.min(Math.max(options.skewSeconds ?? DEFAULT_SKEW_SECONDS, 0), MAX_SKEW_SECONDS);
+  const requested = options.skewSeconds ?? DEFAULT_SKEW_SECONDS;
+  // NaN would make every time comparison false and so accept any expiry: treat it as no skew.
+  const skew = Number.isNaN(requested) ? 0 : Math.min(Math.max(requested, 0), MAX_SKEW_SECONDS);
   const { effective, header } = result;
   const now = options.now;
   if (effective.expiresAt !== null && now > effective.expiresAt + skew) {
