@@ -10,6 +10,7 @@ export interface CaveatFlags {
   ttl?: string;
   notBefore?: string;
   arg?: string[];
+  argTools?: string[];
   prompt?: string;
   promptSha256?: string;
   maxCalls?: string;
@@ -26,6 +27,7 @@ export function addCaveatFlags(command: Command): Command {
     .option("--ttl <duration>", "expire after this long (90s, 15m, 1h, 7d)")
     .option("--not-before <time>", "not valid before this time (ISO 8601 or unix seconds)")
     .option("--arg <constraint...>", "argument constraint 'PATH OP JSON', e.g. 'amount le 1000', '/to in [\"a\",\"b\"]', 'path under /data'")
+    .option("--arg-tools <glob...>", "apply the --arg constraints only to calls of these server.tool globs")
     .option("--prompt <text>", "bind to this user prompt (stores its SHA-256)")
     .option("--prompt-sha256 <hex>", "bind to a prompt by its SHA-256")
     .option("--max-calls <n>", "at most n calls with this token")
@@ -43,7 +45,11 @@ export function caveatsFromFlags(flags: CaveatFlags, now: number): Caveat[] {
   if (flags.servers) caveats.push({ type: "servers", allow: flags.servers });
   if (flags.ttl !== undefined) caveats.push({ type: "expires", at: now + duration(flags.ttl, "--ttl") });
   if (flags.notBefore !== undefined) caveats.push({ type: "not_before", at: parseTime(flags.notBefore) });
-  for (const text of flags.arg ?? []) caveats.push(parseArg(text));
+  if (flags.argTools && !flags.arg) throw new CliError("--arg-tools scopes --arg constraints: give at least one --arg");
+  for (const text of flags.arg ?? []) {
+    const caveat = parseArg(text);
+    caveats.push(flags.argTools ? { ...caveat, tools: flags.argTools } : caveat);
+  }
   if (flags.prompt !== undefined) caveats.push({ type: "prompt", sha256: promptSha256(flags.prompt) });
   if (flags.promptSha256 !== undefined) caveats.push({ type: "prompt", sha256: flags.promptSha256.toLowerCase() });
   if (flags.maxCalls !== undefined) caveats.push({ type: "calls", max: count(flags.maxCalls, "--max-calls") });
@@ -85,7 +91,7 @@ function parseTime(text: string): number {
   return Math.floor(ms / 1000);
 }
 
-function parseArg(text: string): Caveat {
+function parseArg(text: string): Caveat & { type: "arg" } {
   const match = /^\s*(\S+)\s+(\S+)\s+(.+?)\s*$/s.exec(text);
   if (match === null) throw new CliError(`--arg: "${text}" is not 'PATH OP VALUE'`);
   const [, rawPath = "", rawOp = "", rawValue = ""] = match;

@@ -20,6 +20,7 @@ export interface ParsedJson {
 
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+// eslint-disable-next-line no-control-regex -- control characters are exactly what a JSON string may not hold raw
 const PLAIN_STRING = /[^"\\\u0000-\u001f]*/y;
 
 export function parseStrictJson(bytes: Uint8Array, maxDepth: number): ParsedJson {
@@ -112,7 +113,10 @@ export function parseStrictJsonText(text: string, maxDepth: number): ParsedJson 
       ws();
       const c = text.charCodeAt(i++);
       if (c === 0x7d) return out;
-      if (c !== 0x2c) (i--, fail("expected ',' or '}'"));
+      if (c !== 0x2c) {
+        i--;
+        fail("expected ',' or '}'");
+      }
     }
   };
   const array = (depth: number, elements: Array<[number, number]> | undefined): unknown[] => {
@@ -128,7 +132,10 @@ export function parseStrictJsonText(text: string, maxDepth: number): ParsedJson 
       ws();
       const c = text.charCodeAt(i++);
       if (c === 0x5d) return out;
-      if (c !== 0x2c) (i--, fail("expected ',' or ']'"));
+      if (c !== 0x2c) {
+        i--;
+        fail("expected ',' or ']'");
+      }
     }
   };
 

@@ -54,13 +54,14 @@ export async function preparePost(input: PostInput): Promise<PreparedPost> {
   const calls = messages.map((m) => (m.kind === "request" && m.method === "tools/call" ? toolCall(m, input) : undefined));
   const pending = input.pending ?? new PendingRequests();
   const outcomes = await Promise.all(
-    messages.map((m, i) => {
-      if (m.kind !== "request") return undefined;
+    messages.map((m, i): Promise<CallOutcome | undefined> => {
       const call = calls[i];
       if (call !== undefined) return input.decide(call);
-      const visible = m.method === "tools/list" ? input.visibleTools?.(input.token) : undefined;
-      pending.add(m.id, visible ? { method: m.method, visible } : { method: m.method });
-      return undefined;
+      if (m.kind === "request") {
+        const visible = m.method === "tools/list" ? input.visibleTools?.(input.token) : undefined;
+        pending.add(m.id, visible ? { method: m.method, visible } : { method: m.method });
+      }
+      return Promise.resolve(undefined);
     }),
   );
 

@@ -25,7 +25,7 @@ export interface Gateway {
 }
 
 export interface GatewayOptions {
-  policy?: "default" | "finance" | "read-only";
+  policy?: "default" | "finance" | "read-only" | "testdata/bad-decisions";
   jsonResponse?: boolean;
   /** Put this URL behind both routes instead of the demo server (transport-level tests). */
   upstreamUrl?: string;

@@ -37,3 +37,7 @@ decision := {"decision": "block", "reason": "b"} if input.tool == "conflict"
 decision := {"decision": "allow", "reason": sprintf("%d numbers", [count(numbers.range(1, input.arguments.n))])} if {
 	input.tool == "memory"
 }
+
+# The sidecar smoke-evaluates a bundle (tool `read_status`) before it enforces it, so the fixture
+# answers that one input well and can be loaded by a running sidecar in end-to-end tests.
+decision := {"decision": "allow", "reason": "smoke evaluation"} if input.tool == "read_status"
