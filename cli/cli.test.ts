@@ -158,3 +158,15 @@ void test("keys rotate keeps old tokens verifying until the old key is retired",
   assert.match(listed, /"k-new"/);
   assert.doesNotMatch(listed, /secret/);
 });
+
+void test("a token piped on standard input after a delay is read whole ('-')", () => {
+  const r = spawnSync("bash", ["-c", `(sleep 0.3; printf '%s' "$T") | "${process.execPath}" "${MAIN}" token inspect -`], { encoding: "utf8", env: { ...process.env, T: HOP } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /"verified": false/);
+});
+
+void test("keys rotate refuses a tenant key file (it would gain a master key)", () => {
+  const tenantFile = join(dir, "tenant-rotate.json");
+  ok(["keys", "derive", "--keys", KEYS, "--tenant", "acme", "--out", tenantFile]);
+  assertOneLineError(cli(["keys", "rotate", "--keys", tenantFile]), "rotate of a tenant key file");
+});

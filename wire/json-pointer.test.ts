@@ -33,3 +33,8 @@ void test("own properties only, and no pointer without a leading /", () => {
   assert.equal(resolvePointer("text", "/0"), undefined);
   assert.equal(resolvePointer(null, "/a"), undefined);
 });
+
+void test("an escape other than ~0 or ~1 names nothing (RFC 6901 §3)", () => {
+  assert.equal(resolvePointer({ "a~2": 1, "a~": 2 }, "/a~2"), undefined);
+  assert.equal(resolvePointer({ "a~": 2 }, "/a~"), undefined);
+});

@@ -5,6 +5,7 @@ export function resolvePointer(document: unknown, pointer: string): unknown {
   if (!pointer.startsWith("/")) return undefined;
   let current: unknown = document;
   for (const raw of pointer.slice(1).split("/")) {
+    if (/~[^01]|~$/.test(raw)) return undefined; // RFC 6901 §3: only ~0 and ~1 are escapes
     const token = raw.replaceAll("~1", "/").replaceAll("~0", "~");
     if (Array.isArray(current)) {
       if (!/^(0|[1-9]\d*)$/.test(token)) return undefined;

@@ -42,6 +42,9 @@ export function keysCommand(out: Output): Command {
     .option("--kid <id>", "key id for the new key", kidOption)
     .action((opts: { keys: string; kid?: string }) => {
       const { file } = loadKeyFile(opts.keys);
+      if (file.keys.some((k) => k.scope === "tenant")) {
+        throw new CliError(`${opts.keys} holds tenant keys: rotate the master key file, then run keys derive again`);
+      }
       const kid = opts.kid ?? newKeyId();
       if (file.keys.some((k) => k.kid === kid)) throw new CliError(`key id "${kid}" is already in ${opts.keys}`);
       const next: KeyFile = { ...file, active: kid, keys: [...file.keys, newMasterEntry(kid)] };

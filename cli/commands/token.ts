@@ -26,9 +26,12 @@ import { loadKeyFile } from "./keys.ts";
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
-function readToken(value: string): string {
-  const text = value === "-" ? readFileSync(0, "utf8") : value;
-  return text.trim();
+/** The token itself, or with "-" all of standard input (read as a stream: pipes may be non-blocking). */
+async function readToken(value: string): Promise<string> {
+  if (value !== "-") return value.trim();
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks).toString("utf8").trim();
 }
 
 function build(fn: () => string): string {
@@ -74,12 +77,13 @@ export function tokenCommand(out: Output): Command {
       .command("attenuate")
       .description("narrow a token offline (no key needed); the new hop gets its own id")
       .requiredOption("--token <token>", "token to narrow ('-' reads stdin)")
-      .option("--agent <id>", "bind to this agent as well"),
-  ).action((opts: CaveatFlags & { token: string; agent?: string }) => {
+      .option("--agent <id>", "also require the caller to be this agent (a token is never handed to another agent)"),
+  ).action(async (opts: CaveatFlags & { token: string; agent?: string }) => {
     const caveats: Caveat[] = caveatsFromFlags(opts, nowSeconds());
     if (opts.agent !== undefined) caveats.push({ type: "agent", id: opts.agent });
     if (caveats.length === 0) throw new CliError("attenuate needs at least one caveat flag (see --help)");
-    out.line(build(() => attenuateToken(readToken(opts.token), caveats)));
+    const text = await readToken(opts.token);
+    out.line(build(() => attenuateToken(text, caveats)));
   });
 
   token
@@ -93,12 +97,12 @@ export function tokenCommand(out: Output): Command {
     .option("--prompt <text>", "user prompt presented with the call")
     .option("--revocations <file>", "revocation list to check against")
     .option("--skew <seconds>", "allowed clock skew in seconds (at most 300)", "30")
-    .action((opts: { keys: string; token: string; tool?: string; args: string; agent?: string; prompt?: string; revocations?: string; skew: string }) => {
+    .action(async (opts: { keys: string; token: string; tool?: string; args: string; agent?: string; prompt?: string; revocations?: string; skew: string }) => {
       const { ring } = loadKeyFile(opts.keys);
       const skewSeconds = Number(opts.skew);
       if (!Number.isInteger(skewSeconds) || skewSeconds < 0 || skewSeconds > 300) throw new CliError("--skew must be 0-300 seconds");
       const revocations = opts.revocations === undefined ? undefined : loadRevocations(opts.revocations);
-      const result = verifyToken(readToken(opts.token), { keys: ring, now: nowSeconds(), skewSeconds, ...(revocations ? { revocations } : {}) });
+      const result = verifyToken(await readToken(opts.token), { keys: ring, now: nowSeconds(), skewSeconds, ...(revocations ? { revocations } : {}) });
       if (!result.ok) return refuse(out, result.code, result.message);
       const report = { valid: true, header: result.header, effective: result.effective };
       if (opts.tool === undefined) return out.json(report);
@@ -127,8 +131,8 @@ export function tokenCommand(out: Output): Command {
     .command("inspect")
     .description("decode a token WITHOUT verifying it: shows header, caveats, hop ids and effective constraints")
     .argument("<token>", "token to decode ('-' reads stdin)")
-    .action((text: string) => {
-      const decoded = decodeToken(readToken(text));
+    .action(async (text: string) => {
+      const decoded = decodeToken(await readToken(text));
       if (!decoded.ok) throw new CliError(`${decoded.code}: ${decoded.message}`);
       const problems = decoded.token.caveats.map(caveatProblem).filter((p) => p !== undefined);
       out.json({
@@ -150,12 +154,13 @@ export function tokenCommand(out: Output): Command {
     .option("--token <token>", "revoke this token's last hop (or its root with --root)")
     .option("--root", "with --token, revoke the root id: every token attenuated from it")
     .option("--reason <text>", "why")
-    .action((opts: { revocations: string; id?: string[]; token?: string; root?: boolean; reason?: string }) => {
+    .action(async (opts: { revocations: string; id?: string[]; token?: string; root?: boolean; reason?: string }) => {
       const ids = [...(opts.id ?? [])];
       if (opts.token !== undefined) {
+        const text = await readToken(opts.token);
         const all = (() => {
           try {
-            return revocationIds(readToken(opts.token));
+            return revocationIds(text);
           } catch (error) {
             if (error instanceof TokenBuildError) throw new CliError(`${error.code}: ${error.message}`);
             throw error;

@@ -1,5 +1,6 @@
 // Caveat types. Each caveat only narrows what a token allows; verification ANDs them all.
 // A caveat whose type or fields are not exactly one of these makes the whole token invalid.
+import { canonicalize } from "../jcs.ts";
 
 export type ArgOp = "eq" | "ne" | "lt" | "le" | "gt" | "ge" | "in" | "not_in" | "under";
 export const ARG_OPS: readonly ArgOp[] = ["eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "under"];
@@ -30,6 +31,15 @@ const isWindow = (v: unknown): boolean => Number.isSafeInteger(v) && (v as numbe
 const isName = (v: unknown): boolean => typeof v === "string" && v.length > 0 && v.length <= 256;
 const isNameList = (v: unknown): boolean => Array.isArray(v) && v.length > 0 && v.length <= 256 && v.every(isName);
 const isPointer = (v: unknown): boolean => typeof v === "string" && v.startsWith("/") && v.length <= 512;
+// The value is signed as canonical JSON, so it must be JSON that RFC 8785 can write (finite numbers, no lone surrogates).
+const isJson = (v: unknown): boolean => {
+  try {
+    canonicalize(v);
+    return true;
+  } catch {
+    return false;
+  }
+};
 const isCost = (v: unknown): boolean => typeof v === "number" && Number.isFinite(v) && v >= 0;
 
 // Required and optional fields per type; anything else is refused.
@@ -42,7 +52,7 @@ const SCHEMAS: Record<CaveatType, { required: Record<string, FieldRule>; optiona
   servers: { required: { allow: isNameList } },
   agent: { required: { id: isName } },
   arg: {
-    required: { path: isPointer, op: (v) => ARG_OPS.includes(v as ArgOp), value: () => true },
+    required: { path: isPointer, op: (v) => ARG_OPS.includes(v as ArgOp), value: isJson },
     optional: { tools: isNameList },
   },
   prompt: { required: { sha256: (v) => typeof v === "string" && /^[0-9a-f]{64}$/.test(v) } },
@@ -78,7 +88,7 @@ function argProblem(op: ArgOp, value: unknown): string | undefined {
     case "le":
     case "gt":
     case "ge":
-      return typeof value === "number" ? undefined : `arg caveat "${op}" needs a number`;
+      return typeof value === "number" && Number.isFinite(value) ? undefined : `arg caveat "${op}" needs a finite number`;
     case "in":
     case "not_in":
       return Array.isArray(value) && value.length > 0 ? undefined : `arg caveat "${op}" needs a non-empty array`;

@@ -108,3 +108,12 @@ void test("minted token ids are random and 128-bit", () => {
   assert.equal(ids.size, 50);
   for (const id of ids) assert.equal(Buffer.from(id as string, "base64url").length, 16);
 });
+
+void test("an argument value JSON cannot carry is refused at mint, not thrown as an internal error", () => {
+  for (const value of [Infinity, Number.NaN, undefined, "\ud800"]) {
+    assert.throws(
+      () => mint({ caveats: [{ type: "arg", path: "/x", op: "eq", value }] }),
+      (e: unknown) => e instanceof TokenBuildError && e.code === "invalid_caveat",
+    );
+  }
+});
