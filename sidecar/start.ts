@@ -17,6 +17,8 @@ import { createPolicyCheck } from "./checks/policy.ts";
 import type { SidecarConfig } from "./config/types.ts";
 import { createDecider } from "./decide.ts";
 import { SidecarMetrics } from "./observability/metrics.ts";
+import { traceDecisions, traceRequests } from "./observability/spans.ts";
+import { startTracing, tracingConfigFromEnv, type SpanProcessors, type Tracing } from "./observability/tracing.ts";
 import { PolicyStore } from "./policy/store.ts";
 import { createProxyHandler } from "./proxy/handler.ts";
 import { Upstream } from "./proxy/upstream.ts";
@@ -36,6 +38,12 @@ export interface StartOptions {
   ledger?: BudgetLedger;
   now?: () => number;
   metrics?: SidecarMetrics;
+  /**
+   * Test hook: trace with these span processors (e.g. an in-memory exporter) whatever OTEL_* says.
+   * Without it, tracing runs only when the standard OTEL_* variables of process.env configure traces
+   * (the OpenTelemetry SDK reads its exporter settings from process.env, not from `env`).
+   */
+  tracing?: { spanProcessors: SpanProcessors };
 }
 
 export async function startSidecar(config: SidecarConfig, options: StartOptions): Promise<SidecarHandle> {
@@ -43,6 +51,8 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
   const now = options.now ?? Date.now;
   const metrics = options.metrics ?? new SidecarMetrics();
   const keys = KeyRing.fromFile(JSON.parse(readFileSync(config.keys, "utf8")));
+  // Upstreams first: a missing credential stops start-up before anything else is opened.
+  const upstreams = new Map(config.upstreams.map((u) => [u.name, new Upstream(u, options.env ?? process.env)]));
 
   const revocations = config.revocations
     ? new FileRevocationStore(config.revocations.file, {
@@ -83,6 +93,7 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
   const ledger = options.ledger ?? new MemoryBudgetLedger();
   const costOf = createCostTable(config.budget.costs);
   const audit = await FileAuditSink.open(config.audit.file, config.audit.maxBatch);
+  const tracing = startTracingIfConfigured(options);
   const pipeline = createPipeline(
     [
       createCapabilityCheck({ keys: () => keys, revocations: revocationLookup, skewSeconds: config.skewSeconds }),
@@ -91,8 +102,9 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
       createBudgetCheck({ ledger, agent: config.budget.agent, tenant: config.budget.tenant, costs: config.budget.costs }),
     ],
     { observe: (stage, outcome, s) => metrics.checkSeconds.observe({ stage, outcome }, s) },
+    tracing?.tracer,
   );
-  const decide = createDecider({
+  const decider = createDecider({
     tenant: config.tenant,
     agent: config.agent,
     pipeline,
@@ -104,8 +116,8 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
       log.error({ reason: error.message }, "audit record not written: call refused");
     },
   });
+  const decide = tracing ? traceDecisions(decider) : decider;
 
-  const upstreams = new Map(config.upstreams.map((u) => [u.name, new Upstream(u, options.env ?? process.env)]));
   const defaultUpstream = config.defaultUpstream ?? (config.upstreams.length === 1 ? config.upstreams[0]?.name : undefined);
   const visibleTools = config.toolsList.filter
     ? (token: string | undefined, server: string) => {
@@ -135,7 +147,7 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
       connectionsCheckingInterval: Math.max(100, Math.min(1000, config.limits.requestTimeoutMs / 4)),
       maxHeaderSize: config.limits.maxHeaderBytes,
     },
-    handler,
+    tracing ? traceRequests(tracing.tracer, new Set(upstreams.keys()), defaultUpstream, handler) : handler,
   );
   const admin = createAdminServer(metrics, () => {
     const problems: string[] = [];
@@ -145,8 +157,13 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
   });
   const listen = config.listen ?? { host: "127.0.0.1", port: 7070 };
   const adminAt = config.admin ?? { host: "127.0.0.1", port: 7071 };
-  await listenOn(server, listen.host, listen.port);
-  await listenOn(admin, adminAt.host, adminAt.port);
+  try {
+    await listenOn(server, listen.host, listen.port);
+    await listenOn(admin, adminAt.host, adminAt.port);
+  } catch (error) {
+    await tracing?.shutdown();
+    throw error;
+  }
   const url = urlOf(server);
   log.info({ url, admin: urlOf(admin), upstreams: [...upstreams.keys()], tenant: config.tenant, agent: config.agent }, "sidecar listening");
 
@@ -160,8 +177,25 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
       policies.close();
       await Promise.all([...upstreams.values()].map((u) => u.close()));
       await audit.close();
+      // Last, so the spans of requests that finished while closing are flushed too.
+      await tracing?.shutdown();
     },
   };
+}
+
+function startTracingIfConfigured(options: StartOptions): Tracing | undefined {
+  const config = tracingConfigFromEnv(process.env);
+  const diagLevel = process.env["OTEL_LOG_LEVEL"];
+  if (options.tracing !== undefined) {
+    options.log.info({ serviceName: config.serviceName }, "tracing on: span processors passed in by the caller");
+    return startTracing({ serviceName: config.serviceName, log: options.log, diagLevel, spanProcessors: options.tracing.spanProcessors });
+  }
+  if (!config.enabled) {
+    options.log.debug({ reason: config.reason }, "tracing off");
+    return undefined;
+  }
+  options.log.info({ serviceName: config.serviceName, reason: config.reason }, "tracing on");
+  return startTracing({ serviceName: config.serviceName, log: options.log, diagLevel });
 }
 
 function listenOn(server: Server, host: string, port: number): Promise<void> {

@@ -67,7 +67,13 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     {},
     dir,
   );
-  const sidecar = await startSidecar(config, { log: pino({ level: "silent" }), ...options.start });
+  let sidecar: SidecarHandle;
+  try {
+    sidecar = await startSidecar(config, { log: pino({ level: "silent" }), ...options.start });
+  } catch (error) {
+    await demo.close();
+    throw error;
+  }
   return {
     dir,
     demo,
