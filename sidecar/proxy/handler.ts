@@ -7,10 +7,12 @@ import type { LRUCache } from "lru-cache";
 import type { CallOutcome, ToolCallRequest } from "../decide.ts";
 import { RPC } from "../mcp/jsonrpc.ts";
 import type { SidecarMetrics } from "../observability/metrics.ts";
+import { endUpstreamSpan, startUpstreamSpan } from "../observability/spans.ts";
 import { readBody } from "./body.ts";
 import { downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
 import { HttpError, sendHttpError, sendJson } from "./http-error.ts";
 import { LegacySessions } from "./legacy.ts";
+import { localOriginRefusal } from "./local-origin.ts";
 import { bearerToken, preparePost, type PreparedPost } from "./messages.ts";
 import { pipeThrough, relayAnswer, streamEvents } from "./relay.ts";
 import { parseRoute, type Route } from "./route.ts";
@@ -48,10 +50,10 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     if (route.kind === "streamable") {
       if (method === "POST") return post(req, res, upstream, upstream.pool, upstream.path, abort, undefined);
       if (method === "GET" || method === "DELETE") return passThrough(req, res, upstream, method, abort);
-      throw new HttpError(405, "method_not_allowed", `${method} is not an MCP transport method`);
+      throw new HttpError(405, "http_method_not_allowed", `${method} is not an MCP transport method`);
     }
     if (route.kind === "legacy-sse") {
-      if (method !== "GET") throw new HttpError(405, "method_not_allowed", "the legacy SSE stream is opened with GET");
+      if (method !== "GET") throw new HttpError(405, "http_method_not_allowed", "the legacy SSE stream is opened with GET");
       if (upstream.sse === undefined) throw new HttpError(404, "no_legacy_transport", `upstream ${upstream.name} has no legacy SSE endpoint`);
       const up = await request(upstream, upstream.sse.pool, { path: upstream.sse.path, method: "GET", headers: upstreamRequestHeaders(req.headers, upstream.credentials), signal: abort });
       const type = String(up.headers["content-type"] ?? "");
@@ -60,7 +62,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       res.flushHeaders();
       return legacy.open(upstream, up, res, deps.limits.maxSseEventBytes, dropped);
     }
-    if (method !== "POST") throw new HttpError(405, "method_not_allowed", "legacy messages are sent with POST");
+    if (method !== "POST") throw new HttpError(405, "http_method_not_allowed", "legacy messages are sent with POST");
     const session = legacy.get(route.session);
     if (session === undefined || session.upstream !== upstream || session.endpoint === undefined) {
       throw new HttpError(404, "unknown_session", "no open legacy SSE session has this id");
@@ -140,15 +142,18 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   }
 
   async function request(upstream: Upstream, pool: Dispatcher, options: { path: string; method: "GET" | "POST" | "DELETE"; headers: Record<string, string>; body?: Buffer; signal: AbortSignal }): Promise<Dispatcher.ResponseData> {
+    const span = startUpstreamSpan(upstream, pool, options.method, options.headers);
     const started = process.hrtime.bigint();
     try {
       const up = await pool.request({ ...options, headersTimeout: upstream.headersTimeout, bodyTimeout: upstream.bodyTimeout });
       deps.metrics.upstreamSeconds.observe({ upstream: upstream.name, outcome: String(up.statusCode) }, seconds(started));
+      endUpstreamSpan(span, up.statusCode);
       return up;
     } catch (error) {
       deps.metrics.upstreamSeconds.observe({ upstream: upstream.name, outcome: "error" }, seconds(started));
-      if (options.signal.aborted) throw error;
       const code = (error as { code?: string }).code ?? "";
+      endUpstreamSpan(span, options.signal.aborted ? "aborted" : code || "error");
+      if (options.signal.aborted) throw error;
       const timeout = code.includes("TIMEOUT");
       throw new HttpError(timeout ? 504 : 502, timeout ? "upstream_timeout" : "upstream_unavailable", `upstream ${upstream.name} failed: ${code || (error as Error).message}`, RPC.internal);
     }
@@ -163,6 +168,11 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       deps.metrics.requests.inc({ route: route?.kind ?? "none", method: req.method ?? "", status: String(res.statusCode) });
       if (!res.writableFinished) abort.abort();
     });
+    const foreign = localOriginRefusal(req);
+    if (foreign !== undefined) {
+      req.resume();
+      return sendHttpError(res, foreign);
+    }
     const upstream = route && deps.upstreams.get(route.server);
     if (route === undefined || upstream === undefined) {
       req.resume();
