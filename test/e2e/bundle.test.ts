@@ -1,0 +1,55 @@
+// The esbuild bundle (what the images ship) starts on its own: --help, and a sidecar in standalone mode
+// that becomes ready and refuses a call without a token. scripts/test.sh builds dist/ before the tests.
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { KeyRing } from "../../wire/index.ts";
+import { ROOT } from "../support/gateway.ts";
+import { eventually, outcomeOf, postRpc, toolCall } from "../support/rpc.ts";
+import { startRecordingUpstream } from "../support/recording-upstream.ts";
+
+const BUNDLE = join(ROOT, "dist/intentgate.mjs");
+
+test("the bundle exists and answers --help", () => {
+  assert.ok(existsSync(BUNDLE), "dist/intentgate.mjs must be built (node scripts/build.ts)");
+  const r = spawnSync(process.execPath, [BUNDLE, "--help"], { encoding: "utf8" });
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /Usage: intentgate/);
+  assert.match(r.stdout, /sidecar/);
+});
+
+test("the bundled sidecar starts in standalone mode and enforces", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "intentgate-bundle-"));
+  writeFileSync(join(dir, "keys.json"), JSON.stringify(KeyRing.generateFile("k1")), { mode: 0o600 });
+  const upstream = await startRecordingUpstream();
+  const config = {
+    tenant: "t",
+    agent: "a",
+    listen: { host: "127.0.0.1", port: 0 },
+    admin: { host: "127.0.0.1", port: 0 },
+    keys: "keys.json",
+    upstreams: [{ name: "files", url: upstream.url }],
+    policy: { bundle: join(ROOT, "policies/default/build/policy.wasm") },
+    audit: { file: "audit.ndjson" },
+    logLevel: "info",
+  };
+  writeFileSync(join(dir, "gateway.json"), JSON.stringify(config));
+  const child = spawn(process.execPath, [BUNDLE, "sidecar", "--config", join(dir, "gateway.json")], { stdio: ["ignore", "pipe", "pipe"] });
+  let logs = "";
+  child.stdout.on("data", (c: Buffer) => (logs += c.toString()));
+  try {
+    assert.ok(await eventually(async () => /sidecar listening/.test(logs), 15_000), `no start-up line in: ${logs}`);
+    const line = logs.split("\n").find((l) => l.includes("sidecar listening")) as string;
+    const { url, admin } = JSON.parse(line) as { url: string; admin: string };
+    assert.equal((await fetch(`${admin}/readyz`)).status, 200);
+    assert.equal(outcomeOf(await postRpc(`${url}/mcp/files`, toolCall(1, "read_file"))), "token_missing");
+    assert.equal(upstream.requests.length, 0);
+  } finally {
+    child.kill("SIGTERM");
+    await new Promise((resolve) => child.once("exit", resolve));
+    await upstream.close();
+  }
+});
