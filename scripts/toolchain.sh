@@ -36,3 +36,18 @@ ensure_deps() {
     cp "$root/package-lock.json" "$stamp"
   fi
 }
+
+# PostgreSQL server binaries (initdb, pg_ctl) from Debian's packages. Tests start their own clusters
+# in temporary folders, so nothing here starts a server.
+ensure_postgres() {
+  local bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
+    log "installing PostgreSQL from Debian's packages"
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >&2
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  fi
+  export INTENTGATE_PG_BIN="$bin"
+}
