@@ -28,6 +28,7 @@ step "keys (written 0600 to $WORK/keys.json)"
 ig keys generate --out "$WORK/keys.json" --kid demo-key --force >/dev/null
 ig keys list --keys "$WORK/keys.json"
 echo '{"version":1,"revoked":[]}' >"$WORK/revocations.json"
+ig audit keygen --out "$WORK/audit-keys.json" --public-out "$WORK/audit-public.pem" --key-id demo-audit --force >/dev/null
 
 step "mint a token for demo-agent: files and payments tools, never delete, 1 hour"
 TOKEN=$(ig token mint --keys "$WORK/keys.json" --tenant demo --agent demo-agent \
@@ -55,7 +56,7 @@ policy:
   data: $ROOT/policies/finance/build/data.json
 budget:
   agent: { calls: { max: 3, windowSeconds: 3600 } }
-audit: { file: audit.ndjson }
+audit: { spool: audit-spool, keys: audit-keys.json, stream: demo.demo-agent }
 logLevel: warn
 YAML
 
@@ -77,8 +78,8 @@ echo "gateway: http://127.0.0.1:$GATEWAY_PORT/mcp/{files,payments}   metrics: ht
 step "a scripted agent calls tools through the gateway"
 node "$ROOT/examples/demo/agent.ts" "http://127.0.0.1:$GATEWAY_PORT" "$TOKEN"
 
-step "every decision is in the audit log ($WORK/audit.ndjson)"
-node -e 'for (const l of require("fs").readFileSync(process.argv[1],"utf8").trim().split("\n")) { const r=JSON.parse(l); console.log(r.decision.padEnd(9), (r.server+"."+r.tool).padEnd(22), r.code ?? "") }' "$WORK/audit.ndjson"
+step "every decision is in the hash-chained audit log ($WORK/audit-spool)"
+cat "$WORK"/audit-spool/seg-*.ndjson | node -e 'for (const l of require("fs").readFileSync(0,"utf8").trim().split("\n")) { const r=JSON.parse(l); console.log(String(r.seq).padStart(3), r.disposition.padEnd(9), (r.server+"."+r.tool).padEnd(22), (r.code ?? "").padEnd(20), r.hash.slice(0,16)) }'
 
 if $SERVE; then
   step "serving until Ctrl-C (token in $WORK/token)"

@@ -1,7 +1,8 @@
 // One tools/call, decided: run the checks, write the audit record durably, and only then say allow.
 // A record that cannot be written turns the call into a refusal (audit_unavailable).
 import { randomUUID } from "node:crypto";
-import type { AuditSink } from "./audit/file-sink.ts";
+import type { AuditEvent, DecisionEvent } from "../wire/audit/index.ts";
+import { OCSF, safeText } from "../wire/audit/index.ts";
 import type { Decision } from "./checks/pipeline.ts";
 import type { CallContext } from "./checks/types.ts";
 
@@ -21,7 +22,10 @@ export interface DeciderDeps {
   tenant: string;
   agent: string;
   pipeline: (ctx: CallContext) => Promise<Decision>;
-  audit: AuditSink;
+  audit: {
+    append(event: AuditEvent): Promise<unknown>;
+    argumentsSummary(args: Record<string, unknown>): DecisionEvent["arguments"];
+  };
   now: () => number;
   onDecision: (stage: string, decision: string, code: string) => void;
   onAuditFailure: (error: Error) => void;
@@ -43,7 +47,7 @@ export function createDecider(deps: DeciderDeps): (call: ToolCallRequest) => Pro
     };
     const decision = await deps.pipeline(ctx);
     try {
-      await deps.audit.append(auditRecord(ctx, decision));
+      await deps.audit.append(auditEvent(ctx, decision, deps.audit.argumentsSummary(ctx.arguments)));
     } catch (error) {
       ctx.reservation?.release();
       deps.onAuditFailure(error as Error);
@@ -59,22 +63,26 @@ export function createDecider(deps: DeciderDeps): (call: ToolCallRequest) => Pro
   };
 }
 
-/** The interim record shape; argument values are never stored, only their names. */
-function auditRecord(ctx: CallContext, decision: Decision): object {
+/** The decision's audit event: what was decided and why, never the token or the prompt. */
+function auditEvent(ctx: CallContext, decision: Decision, args: DecisionEvent["arguments"]): DecisionEvent {
   return {
-    v: 1,
     kind: "decision",
     time: new Date(ctx.now).toISOString(),
     decision_id: ctx.decisionId,
     tenant: ctx.tenant,
     agent: ctx.agent,
     server: ctx.server,
-    tool: ctx.tool,
-    decision: decision.ok ? "allow" : decision.decision,
-    ...(decision.ok ? {} : { stage: decision.stage, code: decision.code, reason: decision.message }),
+    tool: safeText(ctx.tool),
+    disposition: decision.ok ? "allowed" : decision.decision === "escalate" ? "escalated" : "blocked",
+    stage: decision.ok ? null : decision.stage,
+    code: decision.ok ? null : decision.code,
+    reason: decision.ok ? null : safeText(decision.message),
     token_ids: ctx.verified?.effective.ids ?? null,
-    argument_names: Object.keys(ctx.arguments).sort(),
+    arguments: args,
     cost: ctx.cost ?? null,
-    policy: ctx.policy ? { version: ctx.policy.version, decision: ctx.policy.decision, dry_run: ctx.policy.dryRun } : null,
+    policy: ctx.policy
+      ? { version: ctx.policy.version, decision: ctx.policy.decision, dry_run: ctx.policy.dryRun, requires_step_up: ctx.policy.requiresStepUp }
+      : null,
+    ocsf: OCSF,
   };
 }

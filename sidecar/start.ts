@@ -1,5 +1,6 @@
 // Builds a sidecar from a validated configuration: keys, revocations, policy, budgets, audit and
 // the pipeline are assembled once here; the request path only uses what this wires together.
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -7,7 +8,9 @@ import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import { checkLiveness, checkToolScope, KeyRing, verifySignature } from "../wire/index.ts";
 import { createAdminServer } from "./admin.ts";
-import { FileAuditSink } from "./audit/file-sink.ts";
+import { AuditKeys } from "../wire/audit/index.ts";
+import { AuditLog } from "./audit/log.ts";
+import { AuditSpool } from "./audit/spool.ts";
 import { MemoryBudgetLedger, type BudgetLedger } from "./budget/ledger.ts";
 import { createBudgetCheck, createCostTable } from "./checks/budget.ts";
 import { createCapabilityCheck } from "./checks/capability.ts";
@@ -92,7 +95,7 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
 
   const ledger = options.ledger ?? new MemoryBudgetLedger();
   const costOf = createCostTable(config.budget.costs);
-  const audit = await FileAuditSink.open(config.audit.file, config.audit.maxBatch);
+  const audit = openAuditLog(config);
   const tracing = startTracingIfConfigured(options);
   const pipeline = createPipeline(
     [
@@ -217,5 +220,23 @@ function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeAllConnections();
+  });
+}
+
+function openAuditLog(config: SidecarConfig): AuditLog {
+  const keys = AuditKeys.fromFile(JSON.parse(readFileSync(config.audit.keys, "utf8")));
+  const spool = AuditSpool.open({
+    dir: config.audit.spool,
+    stream: config.audit.stream ?? `${config.tenant}.${config.agent}.${randomBytes(4).toString("hex")}`.replace(/[^A-Za-z0-9._:-]/g, "_"),
+    chainKey: keys.chainKey,
+    maxBatch: config.audit.maxBatch,
+    maxSpoolBytes: config.audit.maxSpoolBytes,
+  });
+  return new AuditLog({
+    spool,
+    keys,
+    checkpointEvery: config.audit.checkpointEvery,
+    checkpointIntervalMs: config.audit.checkpointIntervalSeconds * 1000,
+    storeArgumentValues: config.audit.storeArgumentValues,
   });
 }

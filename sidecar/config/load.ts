@@ -73,7 +73,8 @@ export function buildConfig(raw: unknown, overrides: ConfigOverrides, baseDir: s
   c.keys = abs(c.keys);
   c.policy.bundle = abs(c.policy.bundle);
   if (c.policy.data !== undefined) c.policy.data = abs(c.policy.data);
-  c.audit.file = abs(c.audit.file);
+  c.audit.spool = abs(c.audit.spool);
+  c.audit.keys = abs(c.audit.keys);
   if (c.revocations !== undefined) c.revocations.file = abs(c.revocations.file);
   for (const u of c.upstreams) for (const h of Object.values(u.headers ?? {})) if (h.file !== undefined) h.file = abs(h.file);
   return deepFreeze(c);
@@ -100,7 +101,7 @@ function applyOverrides(config: Record<string, unknown>, o: ConfigOverrides): st
   if (o.keys !== undefined) config["keys"] = o.keys;
   if (o.logLevel !== undefined) config["logLevel"] = o.logLevel;
   if (o.policy !== undefined) config["policy"] = { ...(config["policy"] as object | undefined), bundle: o.policy };
-  if (o.audit !== undefined) config["audit"] = { ...(config["audit"] as object | undefined), file: o.audit };
+  if (o.audit !== undefined) config["audit"] = { ...(config["audit"] as object | undefined), spool: o.audit };
   for (const spec of o.upstreams ?? []) {
     const eq = spec.indexOf("=");
     if (eq <= 0) {

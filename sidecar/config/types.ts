@@ -45,7 +45,16 @@ export interface SidecarConfig {
   policy: { bundle: string; data?: string; mode: "enforce" | "dryRun" };
   intent: { mode: "off" };
   budget: { agent?: Ceilings; tenant?: Ceilings; costs?: Record<string, number> };
-  audit: { file: string; maxBatch: number };
+  audit: {
+    spool: string;
+    keys: string;
+    stream?: string;
+    checkpointEvery: number;
+    checkpointIntervalSeconds: number;
+    storeArgumentValues: boolean;
+    maxBatch: number;
+    maxSpoolBytes: number;
+  };
   toolsList: { filter: boolean };
   limits: {
     maxBodyBytes: number;

@@ -1,7 +1,8 @@
 // Each check's denials through a running sidecar, exact budgets under concurrency, and fail-closed
 // behaviour when revocations, the policy, the budget store or the audit log cannot be trusted.
 import assert from "node:assert/strict";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { attenuateToken, revocationIds } from "../../wire/index.ts";
 import { AGENT, startGateway, type Gateway, type GatewayOptions } from "../support/gateway.ts";
@@ -164,7 +165,7 @@ describe("policy check", () => {
     });
     try {
       assert.equal(outcomeOf(await postRpc(`${dry.sidecar.url}/mcp/files`, toolCall(1, "delete_file", { path: "/x" }), dry.mint())), "allowed");
-      const record = JSON.parse(readFileSync(dry.auditFile, "utf8").trim().split("\n").at(-1) as string) as { policy: { decision: string; dry_run: boolean } };
+      const record = dry.auditRecords().at(-1) as unknown as { policy: { decision: string; dry_run: boolean } };
       assert.deepEqual(record.policy.decision, "block");
       assert.equal(record.policy.dry_run, true);
     } finally {
@@ -180,19 +181,24 @@ describe("audit", () => {
       const token = gw.mint([{ type: "tools", allow: ["files.read_file"] }]);
       const allowed = await postRpc(url(gw), toolCall(1, "read_file", { path: "/secret/value" }), token);
       const refused = await postRpc(url(gw), toolCall(2, "list_files", { folder: "/x" }), token);
-      const lines = readFileSync(gw.auditFile, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lines = gw.auditRecords() as unknown as Array<Record<string, unknown>>;
       assert.equal(lines.length, 2);
-      assert.equal(lines[0]?.["decision"], "allow");
+      assert.equal(lines[0]?.["disposition"], "allowed");
       assert.equal(lines[0]?.["agent"], AGENT);
+      assert.equal(lines[0]?.["seq"], 1);
+      assert.equal(lines[1]?.["prev_hash"], lines[0]?.["hash"]);
       assert.equal(lines[1]?.["code"], "tool_not_allowed");
       assert.equal(lines[1]?.["decision_id"], refused.body.result._meta["dev.intentgate/decision"].decision_id);
+      assert.deepEqual((lines[0]?.["arguments"] as { names: string[] }).names, ["path"]);
       assert.equal(outcomeOf(allowed), "allowed");
-      assert.ok(!readFileSync(gw.auditFile, "utf8").includes("/secret/value"));
+      assert.ok(!readdirSync(gw.auditSpool).some((f) => readFileSync(join(gw.auditSpool, f), "utf8").includes("/secret/value")));
     });
   });
 
   test("when the audit log cannot be written (disk full) calls are refused and nothing is forwarded", async () => {
-    await withGateway({ config: { audit: { file: "/dev/full" } } }, async (gw, forwarded) => {
+    await withGateway({}, async (gw, forwarded) => {
+      // The spool's first segment (opened at the first write) is /dev/full: writes fail with ENOSPC, as on a full disk.
+      symlinkSync("/dev/full", join(gw.auditSpool, "seg-000000000001.ndjson"));
       assert.equal(outcomeOf(await postRpc(url(gw), toolCall(1, "read_file"), gw.mint())), "audit_unavailable");
       assert.equal(forwarded(), 0);
       const metrics = await (await fetch(`${gw.sidecar.adminUrl}/metrics`)).text();

@@ -1,6 +1,6 @@
 // Test harness: a real demo MCP server (official SDK), a real sidecar in front of it with keys,
 // a revocation list and a real compiled policy, all in a temporary folder.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -8,6 +8,7 @@ import { startDemoServer, type DemoServer } from "../../examples/demo/mcp-server
 import { buildConfig } from "../../sidecar/config/load.ts";
 import { startSidecar, type SidecarHandle, type StartOptions } from "../../sidecar/start.ts";
 import { KeyRing, mintToken, type Caveat } from "../../wire/index.ts";
+import { AuditKeys, type AuditRecord } from "../../wire/audit/index.ts";
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
 export const TENANT = "acme";
@@ -18,7 +19,9 @@ export interface Gateway {
   demo: DemoServer;
   sidecar: SidecarHandle;
   keys: KeyRing;
-  auditFile: string;
+  auditSpool: string;
+  /** Every audit record in the spool, in order. */
+  auditRecords(): AuditRecord[];
   revocationsFile: string;
   mint(caveats?: Caveat[], subject?: string): string;
   close(): Promise<void>;
@@ -38,6 +41,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const keyFile = KeyRing.generateFile("k1");
   writeFileSync(join(dir, "keys.json"), JSON.stringify(keyFile), { mode: 0o600 });
   const keys = KeyRing.fromFile(keyFile);
+  writeFileSync(join(dir, "audit-keys.json"), JSON.stringify(AuditKeys.generateFile("audit-test")), { mode: 0o600 });
   const revocationsFile = join(dir, "revocations.json");
   writeFileSync(revocationsFile, JSON.stringify({ version: 1, revoked: [] }));
   const demo = await startDemoServer({ jsonResponse: options.jsonResponse ?? false });
@@ -60,7 +64,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
             { name: "payments", url: demo.url, sseUrl: demo.sseUrl },
           ],
       policy: { bundle: join(ROOT, `policies/${policy}/build/policy.wasm`), ...(policy === "finance" ? { data: join(ROOT, "policies/finance/build/data.json") } : {}) },
-      audit: { file: join(dir, "audit.ndjson") },
+      audit: { spool: join(dir, "audit-spool"), keys: join(dir, "audit-keys.json"), stream: "test-stream" },
       logLevel: "silent",
       ...options.config,
     },
@@ -79,7 +83,8 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     demo,
     sidecar,
     keys,
-    auditFile: join(dir, "audit.ndjson"),
+    auditSpool: join(dir, "audit-spool"),
+    auditRecords: () => readSpool(join(dir, "audit-spool")),
     revocationsFile,
     mint: (caveats = [{ type: "tools", allow: ["files.*", "payments.*"] }], subject = AGENT) =>
       mintToken(keys, { tenant: TENANT, subject, caveats, issuedAt: Math.floor(Date.now() / 1000) }),
@@ -88,4 +93,13 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       await demo.close();
     },
   };
+}
+
+export function readSpool(dir: string): AuditRecord[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => /^seg-\d{12}\.ndjson$/.test(name))
+    .sort()
+    .flatMap((name) => readFileSync(join(dir, name), "utf8").split("\n").filter(Boolean))
+    .map((line) => JSON.parse(line) as AuditRecord);
 }
