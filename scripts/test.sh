@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh machine: installs what it needs (Node 24, npm packages, opa),
+# The whole test suite, from a fresh machine: installs what it needs (Node 24, npm packages, opa,
+# PostgreSQL's server binaries; tests start their own clusters),
 # then typecheck, lint, policy rebuild-and-compare, bundle build, and every test.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -7,6 +8,7 @@ source "$ROOT/scripts/toolchain.sh"
 ensure_node
 ensure_deps "$ROOT"
 ensure_opa
+ensure_postgres
 cd "$ROOT"
 
 log "typecheck"; npx tsc -p tsconfig.json
