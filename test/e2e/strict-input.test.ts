@@ -147,7 +147,7 @@ describe("strict input handling", () => {
   test("conflicting Content-Length and Transfer-Encoding is refused before anything is forwarded", async () => {
     const before = upstream.requests.length;
     const body = JSON.stringify(call(1));
-    const raw = `POST /mcp/files HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer ${token}\r\nContent-Length: ${body.length}\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+    const raw = `POST /mcp/files HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAuthorization: Bearer ${token}\r\nContent-Length: ${body.length}\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
     const reply = await rawRequest(gw.sidecar.url, raw);
     assert.match(reply, /^HTTP\/1\.1 400/);
     expectNothingForwarded(before);
@@ -156,7 +156,7 @@ describe("strict input handling", () => {
   test("a request whose body arrives too slowly is cut off and nothing is forwarded", async () => {
     const before = upstream.requests.length;
     const body = JSON.stringify(call(1));
-    const raw = `POST /mcp/files HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer ${token}\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`;
+    const raw = `POST /mcp/files HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAuthorization: Bearer ${token}\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`;
     const reply = await rawRequest(gw.sidecar.url, raw, 3000);
     assert.match(reply, /^HTTP\/1\.1 408/);
     expectNothingForwarded(before);
