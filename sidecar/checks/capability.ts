@@ -12,7 +12,9 @@ export interface CapabilityDeps {
 
 export function createCapabilityCheck(deps: CapabilityDeps): Check {
   let ring = deps.keys();
-  let cache = new LRUCache<string, VerifyResult>({ max: 10_000 });
+  // Bounded by bytes as well as entries: a token may be up to 16 KiB.
+  const newCache = (): LRUCache<string, VerifyResult> => new LRUCache({ max: 10_000, maxSize: 32 * 1024 * 1024, sizeCalculation: (_v, token) => token.length * 2 + 1024 });
+  let cache = newCache();
   return {
     stage: "capability",
     run(ctx) {
@@ -20,7 +22,7 @@ export function createCapabilityCheck(deps: CapabilityDeps): Check {
       const current = deps.keys();
       if (current !== ring) {
         ring = current;
-        cache = new LRUCache({ max: 10_000 });
+        cache = newCache();
       }
       let signed = cache.get(ctx.token);
       if (signed === undefined) {

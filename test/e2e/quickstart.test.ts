@@ -2,18 +2,11 @@
 // come out allowed, blocked, escalated and refused by the budget, each recorded in the audit log.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { createServer } from "node:net";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { ROOT } from "../support/gateway.ts";
+import { freePort } from "../support/ports.ts";
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 test("scripts/quickstart.sh runs the gateway demo end to end", async () => {
   const env = {

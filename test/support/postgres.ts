@@ -3,9 +3,9 @@
 // server binaries scripts/toolchain.sh ensure_postgres installs (INTENTGATE_PG_BIN).
 import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "./ports.ts";
 
 export interface TestPostgres {
   url: string;
@@ -23,13 +23,6 @@ function pgBin(): string {
   throw new Error("PostgreSQL server binaries not found: run scripts/test.sh (it installs them) or set INTENTGATE_PG_BIN");
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Runs a PostgreSQL binary, as the postgres user when we are root (the server refuses to run as root). */
 function run(bin: string, args: string[]): void {
