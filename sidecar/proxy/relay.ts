@@ -89,7 +89,9 @@ export async function streamEvents(up: Dispatcher.ResponseData, res: ServerRespo
 }
 
 export function rewriteEvent(event: SseEvent, plan: Pick<RelayPlan, "pending" | "onDroppedEvent">, onInitialize?: (v: string) => void): string | null {
-  if (event.data === undefined || (event.event !== undefined && event.event !== "message")) return event.raw;
+  // No data, empty data (a priming event: an id, perhaps a retry, and no message; the client needs
+  // its id to resume with Last-Event-ID) or another event type: nothing to check, relayed as it came.
+  if (event.data === undefined || event.data === "" || (event.event !== undefined && event.event !== "message")) return event.raw;
   let value: unknown;
   try {
     value = JSON.parse(event.data);
