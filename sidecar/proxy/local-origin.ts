@@ -27,6 +27,9 @@ export function isLoopbackHostname(hostname: string): boolean {
   return isIPv4(hostname) && hostname.startsWith("127.");
 }
 
+/** The usual loopback Host values, accepted without parsing a URL (this runs on every request). */
+const PLAIN_LOOPBACK_HOST = /^(?:localhost|127\.0\.0\.1|\[::1\])(?::\d{1,5})?$/;
+
 function hostnameOf(url: string): string | undefined {
   try {
     return new URL(url).hostname;
@@ -39,6 +42,7 @@ function hostnameOf(url: string): string | undefined {
 export function localOriginRefusal(req: IncomingMessage): HttpError | undefined {
   if (!isLoopbackAddress(req.socket.localAddress)) return undefined;
   const host = req.headers.host;
+  if (host !== undefined && PLAIN_LOOPBACK_HOST.test(host) && req.headers.origin === undefined) return undefined;
   const hostname = host === undefined || host === "" || /[/?#@\\]/.test(host) ? undefined : hostnameOf(`http://${host}`);
   if (hostname === undefined || !isLoopbackHostname(hostname)) {
     return new HttpError(403, "host_not_allowed", `Host ${JSON.stringify(host ?? "")} does not name this loopback gateway (DNS rebinding protection)`);
