@@ -1,7 +1,12 @@
 // Which headers cross the sidecar. Requests: an allowlist, so the capability token, cookies and any
 // header the upstream should not see never leave; the upstream's credentials are added here.
 // Responses: everything but hop-by-hop headers.
+// The agent's trace headers are forwarded as they came; when tracing runs, the upstream call's span
+// replaces them (observability/spans.ts) so the upstream sees the sidecar's span as its parent.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+
+/** The W3C trace context headers that a traced upstream call rewrites. */
+export const TRACE_CONTEXT_HEADERS = ["traceparent", "tracestate"] as const;
 
 const FORWARDED_REQUEST_HEADERS = [
   "accept",
