@@ -72,7 +72,7 @@ export function startTracing(options: TracingOptions): Tracing {
     ...(options.spanProcessors !== undefined ? { spanProcessors: options.spanProcessors } : {}),
   });
   // After the constructor, which installs a console logger when OTEL_LOG_LEVEL is set.
-  diag.setLogger(diagLogger(options.log.child({ component: "opentelemetry" })), { logLevel: diagLevel(options.diagLevel), suppressOverrideMessage: true });
+  diag.setLogger(diagLogger(options.log.child({ source: "opentelemetry" })), { logLevel: diagLevel(options.diagLevel), suppressOverrideMessage: true });
   sdk.start();
   running = true;
   return {
