@@ -11,7 +11,7 @@ const minimal = {
   keys: "keys.json",
   upstreams: [{ name: "files", url: "http://127.0.0.1:1/mcp" }],
   policy: { bundle: "policy.wasm" },
-  audit: { file: "audit.ndjson" },
+  audit: { spool: "audit-spool", keys: "audit-keys.json" },
 };
 
 function problemsOf(raw: unknown, overrides = {}): string[] {
@@ -72,7 +72,7 @@ void test("flags and environment override the file; a malformed override is repo
 
 void test("YAML files load; duplicate YAML keys and unreadable files are clear errors", () => {
   const dir = mkdtempSync(join(tmpdir(), "intentgate-config-"));
-  writeFileSync(join(dir, "ok.yaml"), "tenant: acme\nagent: a\nkeys: k.json\nupstreams:\n  - {name: files, url: 'http://127.0.0.1:1/mcp'}\npolicy: {bundle: p.wasm}\naudit: {file: a.log}\n");
+  writeFileSync(join(dir, "ok.yaml"), "tenant: acme\nagent: a\nkeys: k.json\nupstreams:\n  - {name: files, url: 'http://127.0.0.1:1/mcp'}\npolicy: {bundle: p.wasm}\naudit: {spool: spool, keys: a.json}\n");
   assert.equal(loadConfigFile(join(dir, "ok.yaml")).keys, join(dir, "k.json"));
   writeFileSync(join(dir, "dup.yaml"), "tenant: a\ntenant: b\n");
   assert.throws(() => loadConfigFile(join(dir, "dup.yaml")), (e: unknown) => e instanceof ConfigError && /does not parse/.test(e.message));
