@@ -7,7 +7,7 @@ import { checkpointSignatureValid, recomputeLinks } from "./chain.ts";
 import { AUDIT_SCHEMA, GENESIS_HASH, type AuditCheckpoint, type AuditRecord } from "./record.ts";
 
 export type BreakKind =
-  | "modified" // a record's content no longer matches its hash
+  | "modified" // a record's content no longer matches its hash, or the hash the next record links to
   | "inserted" // a record the writer never wrote (hash recomputed, MAC wrong), or a repeated sequence number
   | "deleted" // records missing from the middle of the stream
   | "reordered" // a record stored at another position than the one it was written at
@@ -45,12 +45,18 @@ export interface StreamReport {
   break: ChainBreak | undefined;
 }
 
-export function verifyStream(stream: string, rows: Iterable<StoredRow>, checkpoints: readonly AuditCheckpoint[], keys: VerifyKeys): StreamReport {
-  const report: StreamReport = { stream, records: 0, head: { seq: 0, hash: GENESIS_HASH }, checkpoints: checkpoints.length, macChecked: keys.chainKey !== undefined, break: undefined };
-  const hashes = new Map<number, string>();
+/**
+ * Verifies `rows` (in stored order) against the stream's checkpoints. `start` is the head the rows
+ * continue from: the genesis by default, or a head vouched for by the caller (a signed checkpoint
+ * among `checkpoints`, or the result of verifying the rows before these). Checkpoints must not
+ * precede `start`.
+ */
+export function verifyStream(stream: string, rows: Iterable<StoredRow>, checkpoints: readonly AuditCheckpoint[], keys: VerifyKeys, start: { seq: number; hash: string } = { seq: 0, hash: GENESIS_HASH }): StreamReport {
+  const report: StreamReport = { stream, records: 0, head: { seq: start.seq, hash: start.hash }, checkpoints: checkpoints.length, macChecked: keys.chainKey !== undefined, break: undefined };
+  const hashes = new Map<number, string>([[start.seq, start.hash]]);
   const fail = (seq: number, kind: BreakKind, detail: string): StreamReport => ({ ...report, break: { stream, seq, kind, detail } });
-  let expected = 1;
-  let prevHash = GENESIS_HASH;
+  let expected = start.seq + 1;
+  let prevHash = start.hash;
   for (const row of rows) {
     report.records++;
     const record = parseRecord(row.line);
@@ -67,7 +73,11 @@ export function verifyStream(stream: string, rows: Iterable<StoredRow>, checkpoi
     if (links.mac !== undefined && links.mac !== record.mac) {
       return fail(record.seq, "inserted", "hash is consistent but the MAC is not the writer's: the record was forged");
     }
-    if (record.prev_hash !== prevHash) return fail(record.seq, "deleted", "prev_hash does not link to the record before it: records were removed");
+    if (record.prev_hash !== prevHash) {
+      // Sequence numbers are contiguous here, so nothing is missing: a record was rewritten with its
+      // hash recomputed (the MAC would name which one; without the chain key it was not checked).
+      return fail(record.seq, "modified", `prev_hash does not match the hash of seq ${record.seq - 1}: seq ${record.seq - 1} or this record was rewritten with a recomputed hash`);
+    }
     hashes.set(record.seq, record.hash);
     prevHash = record.hash;
     report.head = { seq: record.seq, hash: record.hash };
