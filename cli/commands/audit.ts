@@ -4,7 +4,7 @@ import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { Command, Option } from "commander";
 import { AuditKeys } from "../../wire/audit/index.ts";
-import { exportCsv, exportNdjson, Sink } from "../audit/export.ts";
+import { exportCheckpoints, exportCsv, exportNdjson, Sink } from "../audit/export.ts";
 import { parseFilters, type FilterFlags } from "../audit/filters.ts";
 import { loadAuditorKeys } from "../audit/keys.ts";
 import { openSource, type SourceFlags } from "../audit/open.ts";
@@ -92,9 +92,12 @@ export function auditCommand(out: Output): Command {
   filterOptions(sourceOptions(audit.command("export"), false))
     .description("export records: NDJSON (exact lines + checkpoints, verifiable offline; filtered exports carry whole checkpoint-to-checkpoint ranges) or CSV (matching records only)")
     .addOption(new Option("--format <format>", "ndjson or csv").choices(["ndjson", "csv"]).default("ndjson"))
+    .option("--checkpoints-only", "NDJSON of every signed checkpoint only: keep it where the database's admins cannot write, verify against it with verify --checkpoints")
     .option("--out <file>", "write here instead of standard output")
-    .action(async (opts: SourceFlags & FilterFlags & { format: "ndjson" | "csv"; out?: string }) => {
+    .action(async (opts: SourceFlags & FilterFlags & { format: "ndjson" | "csv"; out?: string; checkpointsOnly?: boolean }) => {
       const filter = parseFilters(opts);
+      if (opts.checkpointsOnly === true && (filter.active || opts.format !== "ndjson")) throw new CliError("--checkpoints-only takes no record filters and writes NDJSON");
+      const run = opts.checkpointsOnly === true ? exportCheckpoints : opts.format === "csv" ? exportCsv : exportNdjson;
       const target: Writable = opts.out === undefined ? process.stdout : createWriteStream(opts.out, { mode: 0o600 });
       const sink = new Sink(target);
       if (opts.out !== undefined) await once(target, "open").catch((error: NodeJS.ErrnoException) => {
@@ -102,7 +105,7 @@ export function auditCommand(out: Output): Command {
       });
       let summary;
       try {
-        summary = await withSource(opts, false, true, (source) => (opts.format === "csv" ? exportCsv(source, filter, sink) : exportNdjson(source, filter, sink)));
+        summary = await withSource(opts, false, true, (source) => run(source, filter, sink));
         if (opts.out !== undefined) await new Promise<void>((resolve, reject) => target.end((error?: Error | null) => (error ? reject(error) : resolve())));
       } catch (error) {
         const code = (sink.error as NodeJS.ErrnoException | undefined)?.code;

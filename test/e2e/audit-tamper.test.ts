@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { createHash, createHmac, randomBytes } from "node:crypto";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -241,13 +241,16 @@ describe("audit verify on a real database", () => {
   });
 
   test("a tail truncated together with its checkpoints passes on the database alone, and fails against checkpoints kept elsewhere", async () => {
+    const kept = join(dir, "kept-checkpoints.ndjson");
+    const clean = await tampered(async () => {});
+    const saved = cli(["export", "--database", clean, "--checkpoints-only", "--out", kept]);
+    assert.equal(saved.status, 0, saved.stderr);
+    assert.equal(readFileSync(kept, "utf8").trimEnd().split("\n").length, 4);
     const url = await tampered(async (db) => {
       await db.query("DELETE FROM intentgate_audit_records WHERE stream = 'stream-a' AND seq > 7");
       await db.query("DELETE FROM intentgate_audit_checkpoints WHERE stream = 'stream-a' AND seq > 7");
     });
     verify(["--database", url, ...keys()], 0); // the limit the threat analysis states
-    const kept = join(dir, "kept-checkpoints.ndjson");
-    copyFileSync(join(spoolA, "checkpoints.ndjson"), kept);
     assertBreak(verify(["--database", url, ...keys(), "--checkpoints", kept], 1), "stream-a", 8, "truncated");
   });
 

@@ -66,5 +66,8 @@ export interface AuditCheckpoint {
 export const MAX_FIELD_CHARS = 2048;
 export function safeText(text: string): string {
   const clean = text.isWellFormed() ? text : text.toWellFormed();
-  return clean.length <= MAX_FIELD_CHARS ? clean : `${clean.slice(0, MAX_FIELD_CHARS)}…[${clean.length - MAX_FIELD_CHARS} more characters]`;
+  if (clean.length <= MAX_FIELD_CHARS) return clean;
+  // Never cut a surrogate pair in half: a lone surrogate cannot be canonicalised, so the record could not be written.
+  const kept = /[\ud800-\udbff]/.test(clean[MAX_FIELD_CHARS - 1] ?? "") ? MAX_FIELD_CHARS - 1 : MAX_FIELD_CHARS;
+  return `${clean.slice(0, kept)}…[${clean.length - kept} more characters]`;
 }
