@@ -80,6 +80,9 @@ export function auditCommand(out: Output): Command {
           ? "MACs were checked with the chain key: a record that verifies was written by a holder of that key"
           : "MACs were NOT checked (no --keys): hashes, links, sequence and signed checkpoints were; records after a stream's last checkpoint could have been forged by anyone with write access",
         ...(keys.labelled.size + keys.unlabelled.length === 0 ? ["no public key given (--public-key or --keys): checkpoints cannot be verified, any stream that has one is reported"] : []),
+        ...results
+          .filter((r) => r.start.from === "unanchored")
+          .map((r) => `${r.stream}: records before seq ${r.start.seq} were shipped from this spool and are not here; nothing anchors its first record (verify the database for them)`),
       ];
       out.json({ ok, mac_checked: macChecked, streams_checked: results.length, notes, streams: results });
       for (const r of results) {
