@@ -4,7 +4,7 @@
 // A shipper drains the spool into PostgreSQL and acknowledges what the database holds; fully
 // acknowledged segment files are deleted, the last shipped head is kept in shipped.json.
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, truncateSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, truncateSync, unlinkSync, writeSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { KeyObject } from "node:crypto";
@@ -48,6 +48,8 @@ export class AuditSpool {
   #closed = false;
   #listeners: Array<(head: ChainHead) => void> = [];
   #pendingBytes = 0;
+  /** Where the last readAfter stopped, so the shipper's sequential reads only read new bytes. */
+  #cursor: { name: string; seq: number; offset: number } | undefined;
 
   private constructor(options: SpoolOptions, stream: string, head: ChainHead) {
     this.dir = options.dir;
@@ -73,7 +75,7 @@ export class AuditSpool {
     }
     const spool = new AuditSpool(options, stream, EMPTY_HEAD);
     spool.#head = spool.#recoverHead();
-    spool.#pendingBytes = spool.#measure();
+    spool.#pendingBytes = spool.#bytesAfter(spool.shipped().seq);
     return spool;
   }
 
@@ -107,16 +109,27 @@ export class AuditSpool {
     }
   }
 
-  async #writeBatch(batch: Pending[]): Promise<void> {
+  async #writeBatch(input: Pending[]): Promise<void> {
+    let batch = input;
     let head = this.#head;
     const records: AuditRecord[] = [];
     const lines: string[] = [];
+    const chained: Pending[] = [];
     for (const p of batch) {
-      const { record, line } = chainRecord(p.event, this.stream, head, this.#chainKey);
-      records.push(record);
-      lines.push(line);
-      head = { seq: record.seq, hash: record.hash };
+      let built;
+      try {
+        built = chainRecord(p.event, this.stream, head, this.#chainKey);
+      } catch (error) {
+        p.reject(new Error(`audit record cannot be written: ${(error as Error).message}`)); // never leave a call waiting
+        continue;
+      }
+      chained.push(p);
+      records.push(built.record);
+      lines.push(built.line);
+      head = { seq: built.record.seq, hash: built.record.hash };
     }
+    batch = chained;
+    if (batch.length === 0) return;
     const text = `${lines.join("\n")}\n`;
     const durableSize = this.#fileSize;
     try {
@@ -159,19 +172,36 @@ export class AuditSpool {
       .sort((a, b) => a.firstSeq - b.firstSeq);
   }
 
-  /** Durable lines after `afterSeq`, at most `limit` of them, for the shipper. */
+  /**
+   * Durable lines after `afterSeq`, at most `limit` of them, for the shipper. A segment holds
+   * consecutive sequence numbers from the one in its name, so lines are found by position; reading
+   * on from where the previous call stopped reads only the bytes written since.
+   */
   readAfter(afterSeq: number, limit: number): string[] {
     const out: string[] = [];
+    let seq = afterSeq;
     const segments = this.segments();
     for (const [i, segment] of segments.entries()) {
       const next = segments[i + 1];
-      if (next !== undefined && next.firstSeq <= afterSeq + 1) continue;
-      for (const line of readFileSync(join(this.dir, segment.name), "utf8").split("\n")) {
-        if (line === "") continue;
-        const seq = seqOf(line);
-        if (seq > afterSeq && seq <= this.#head.seq) out.push(line);
-        if (out.length >= limit) return out;
+      const last = next === undefined ? this.#head.seq : next.firstSeq - 1;
+      if (last <= seq) continue;
+      const cursor = this.#cursor;
+      const resume = cursor !== undefined && cursor.name === segment.name && cursor.seq === seq;
+      const skip = resume ? 0 : Math.max(0, seq - segment.firstSeq + 1);
+      const buffer = readFrom(join(this.dir, segment.name), resume ? cursor.offset : 0);
+      let start = 0;
+      for (let k = 0; k < skip && start < buffer.length; k++) start = buffer.indexOf(10, start) + 1 || buffer.length;
+      let lineSeq = Math.max(seq, segment.firstSeq - 1);
+      while (out.length < limit && lineSeq < last) {
+        const end = buffer.indexOf(10, start);
+        if (end < 0) break;
+        out.push(buffer.toString("utf8", start, end));
+        start = end + 1;
+        lineSeq++;
       }
+      seq = lineSeq;
+      this.#cursor = { name: segment.name, seq, offset: (resume ? cursor.offset : 0) + start };
+      if (out.length >= limit) break;
     }
     return out;
   }
@@ -185,7 +215,7 @@ export class AuditSpool {
       if (next === undefined || next.firstSeq - 1 > head.seq || segment.name === this.#fileName) continue;
       unlinkSync(join(this.dir, segment.name));
     }
-    this.#pendingBytes = this.#measure();
+    this.#pendingBytes = this.#bytesAfter(head.seq);
   }
 
   shipped(): ChainHead {
@@ -196,14 +226,35 @@ export class AuditSpool {
     }
   }
 
-  /** Bytes on disk not yet shipped (whole segments; the current one counts in full). */
+  /** Bytes of durable records not yet acknowledged by the database. */
   pendingBytes(): number {
     return this.#pendingBytes;
   }
 
-  #measure(): number {
+  /** Bytes of the lines after `seq` (found by position; the read cursor saves rereading a segment). */
+  #bytesAfter(seq: number): number {
     let total = 0;
-    for (const s of this.segments()) total += statSync(join(this.dir, s.name)).size;
+    const segments = this.segments();
+    for (const [i, segment] of segments.entries()) {
+      const path = join(this.dir, segment.name);
+      const size = segment.name === this.#fileName ? this.#fileSize : statSync(path).size;
+      const next = segments[i + 1];
+      const last = next === undefined ? this.#head.seq : next.firstSeq - 1;
+      if (last <= seq) continue;
+      if (segment.firstSeq > seq) {
+        total += size;
+        continue;
+      }
+      const cursor = this.#cursor;
+      if (cursor !== undefined && cursor.name === segment.name && cursor.seq === seq) {
+        total += Math.max(0, size - cursor.offset);
+        continue;
+      }
+      const buffer = readFrom(path, 0);
+      let start = 0;
+      for (let k = segment.firstSeq; k <= seq && start < buffer.length; k++) start = buffer.indexOf(10, start) + 1 || buffer.length;
+      total += Math.max(0, size - start);
+    }
     return total;
   }
 
@@ -230,8 +281,21 @@ export class AuditSpool {
   }
 }
 
-function seqOf(line: string): number {
-  return (JSON.parse(line) as { seq: number }).seq;
+function readFrom(path: string, offset: number): Buffer {
+  const fd = openSync(path, "r");
+  try {
+    const length = Math.max(0, fstatSync(fd).size - offset);
+    const buffer = Buffer.allocUnsafe(length);
+    let read = 0;
+    while (read < length) {
+      const n = readSync(fd, buffer, read, length - read, offset + read);
+      if (n === 0) break;
+      read += n;
+    }
+    return buffer.subarray(0, read);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Write, fsync, rename, fsync the folder: the file is either the old one or the new one, durably. */
