@@ -5,6 +5,7 @@ import { CliError, EXIT } from "./errors.ts";
 import { processOutput, type Output } from "./output.ts";
 import { auditCommand } from "./commands/audit.ts";
 import { keysCommand } from "./commands/keys.ts";
+import { memoryCommand } from "./commands/memory.ts";
 import { sidecarCommand } from "./commands/sidecar.ts";
 import { tokenCommand } from "./commands/token.ts";
 
@@ -24,7 +25,7 @@ export function buildProgram(out: Output): Command {
     .version(VERSION)
     .exitOverride()
     .configureOutput(OUTPUT);
-  for (const command of [keysCommand(out), tokenCommand(out), sidecarCommand(), auditCommand(out)]) program.addCommand(command);
+  for (const command of [keysCommand(out), tokenCommand(out), sidecarCommand(), auditCommand(out), memoryCommand(out)]) program.addCommand(command);
   // addCommand() does not pass settings down, so every subcommand gets them here.
   const strict = (command: Command): void => {
     command.exitOverride().configureOutput(OUTPUT);

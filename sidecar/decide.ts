@@ -12,6 +12,8 @@ export interface ToolCallRequest {
   arguments: Record<string, unknown>;
   token: string | undefined;
   prompt: string | undefined;
+  /** `params._meta["dev.intentgate/memory"]`, unvalidated, when the call carries it. */
+  memory?: unknown;
 }
 
 export type CallOutcome =
@@ -44,6 +46,7 @@ export function createDecider(deps: DeciderDeps): (call: ToolCallRequest) => Pro
       arguments: call.arguments,
       token: call.token,
       prompt: call.prompt,
+      ...(call.memory !== undefined ? { memoryItems: call.memory } : {}),
     };
     const decision = await deps.pipeline(ctx);
     try {
@@ -83,6 +86,9 @@ function auditEvent(ctx: CallContext, decision: Decision, args: DecisionEvent["a
     policy: ctx.policy
       ? { version: ctx.policy.version, decision: ctx.policy.decision, dry_run: ctx.policy.dryRun, requires_step_up: ctx.policy.requiresStepUp }
       : null,
+    ...(ctx.memory
+      ? { memory: { checked: ctx.memory.checked, items: ctx.memory.items.map((i) => ({ id: safeText(i.id), ok: i.ok, code: i.code, writer: i.writer })) } }
+      : {}),
     ocsf: OCSF,
   };
 }

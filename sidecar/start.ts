@@ -6,7 +6,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
-import { checkLiveness, checkToolScope, KeyRing, verifySignature } from "../wire/index.ts";
+import { checkLiveness, checkToolScope, KeyRing, ringWriterKeys, verifySignature } from "../wire/index.ts";
 import { createAdminServer } from "./admin.ts";
 import { AuditKeys } from "../wire/audit/index.ts";
 import { AuditLog } from "./audit/log.ts";
@@ -15,10 +15,13 @@ import { MemoryBudgetLedger, type BudgetLedger } from "./budget/ledger.ts";
 import { createBudgetCheck, createCostTable } from "./checks/budget.ts";
 import { createCapabilityCheck } from "./checks/capability.ts";
 import { createIntentCheck } from "./checks/intent.ts";
+import { createMemoryCheck } from "./checks/memory.ts";
 import { createPipeline } from "./checks/pipeline.ts";
 import { createPolicyCheck } from "./checks/policy.ts";
 import type { SidecarConfig } from "./config/types.ts";
 import { createDecider } from "./decide.ts";
+import { buildIntent } from "./intent/build.ts";
+import { ToolCatalog } from "./intent/catalog.ts";
 import { SidecarMetrics } from "./observability/metrics.ts";
 import { traceDecisions, traceRequests } from "./observability/spans.ts";
 import { startTracing, tracingConfigFromEnv, type SpanProcessors, type Tracing } from "./observability/tracing.ts";
@@ -56,6 +59,9 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
   const keys = KeyRing.fromFile(JSON.parse(readFileSync(config.keys, "utf8")));
   // Upstreams first: a missing credential stops start-up before anything else is opened.
   const upstreams = new Map(config.upstreams.map((u) => [u.name, new Upstream(u, options.env ?? process.env)]));
+  // Likewise a missing extractor API key. The catalog records tools/list answers for extractors that read it.
+  const toolCatalog = new ToolCatalog();
+  const intent = buildIntent(config.intent, toolCatalog, options.env ?? process.env);
 
   const revocations = config.revocations
     ? new FileRevocationStore(config.revocations.file, {
@@ -100,7 +106,20 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
   const pipeline = createPipeline(
     [
       createCapabilityCheck({ keys: () => keys, revocations: revocationLookup, skewSeconds: config.skewSeconds }),
-      createIntentCheck({ extractor: undefined, minConfidence: 0 }),
+      ...(config.memory.provenance
+        ? [
+            createMemoryCheck({
+              mode: config.memory.mode,
+              keys: ringWriterKeys(keys),
+              writers: config.memory.writers,
+              maxItems: config.memory.maxItems,
+              maxContentBytes: config.memory.maxContentBytes,
+              maxAgeSeconds: config.memory.maxAgeSeconds,
+              skewSeconds: config.skewSeconds,
+            }),
+          ]
+        : []),
+      createIntentCheck(intent.deps),
       createPolicyCheck({ current: () => policies.current(), mode: config.policy.mode, ledger, budget: config.budget, costOf }),
       createBudgetCheck({ ledger, agent: config.budget.agent, tenant: config.budget.tenant, costs: config.budget.costs }),
     ],
@@ -138,6 +157,7 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
     limits: config.limits,
     decide,
     visibleTools,
+    ...(intent.usesCatalog ? { onToolsListed: (server: string, tools: readonly unknown[]) => toolCatalog.record(server, tools) } : {}),
     sessions: new LRUCache<string, string>({ max: 10_000 }),
     metrics,
     log,
@@ -179,6 +199,7 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
       revocations?.stop();
       policies.close();
       await Promise.all([...upstreams.values()].map((u) => u.close()));
+      await intent.close();
       await audit.close();
       // Last, so the spans of requests that finished while closing are flushed too.
       await tracing?.shutdown();

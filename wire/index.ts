@@ -22,3 +22,22 @@ export {
 export { foldCaveats, type EffectiveConstraints, type ArgConstraint, type BudgetCeiling } from "./token/effective.ts";
 export { checkCoverage, checkToolScope, promptSha256, isUnder, type CoverageErrorCode, type CoverageResult, type ToolCall } from "./token/coverage.ts";
 export { RevocationSet, RevocationFileError, parseRevocationFile, type RevocationEntry, type RevocationFile } from "./revocations.ts";
+export {
+  MEMORY_SIGNING_CONTEXT,
+  contentSha256,
+  memoryItemProblem,
+  memorySigningBytes,
+  type MemoryItem,
+  type PresentedMemoryItem,
+  type UnsignedMemoryItem,
+} from "./memory/item.ts";
+export {
+  WriterKey,
+  MemoryKeyError,
+  WRITER_KEY_SALT,
+  deriveWriterSeed,
+  ringWriterKeys,
+  type MemoryKeyLookup,
+  type WriterKeyFile,
+} from "./memory/keys.ts";
+export { signMemoryItem, verifyMemoryItem, type MemoryErrorCode, type MemoryItemResult, type SignOptions, type VerifyMemoryOptions } from "./memory/verify.ts";

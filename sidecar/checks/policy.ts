@@ -67,7 +67,7 @@ function policyInput(ctx: CallContext & Required<Pick<CallContext, "verified">>,
     },
     intent: ctx.intent ?? null,
     budget: { agent: agentUse, tenant: tenantUse, call_cost: ctx.cost ?? 1 },
-    memory: null,
+    memory: ctx.memory ?? null,
     mode: deps.mode === "dryRun" ? "dry_run" : "enforce",
   };
 }

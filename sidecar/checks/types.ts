@@ -2,7 +2,7 @@
 // stops at the first denial. Checks do I/O only through the ports they were built with.
 import type { EffectiveConstraints, TokenHeader } from "../../wire/index.ts";
 
-export type Stage = "request" | "capability" | "intent" | "policy" | "budget" | "audit";
+export type Stage = "request" | "capability" | "memory" | "intent" | "policy" | "budget" | "audit";
 
 export interface IntentRecommendation {
   summary: string;
@@ -10,6 +10,32 @@ export interface IntentRecommendation {
   forbidden_tools: string[];
   confidence: number;
   rationale: string;
+}
+
+/**
+ * What the intent check found, as the policy sees it (`input.intent`): the recommendation (empty
+ * lists and zero confidence when there is none), the tenant's mode, the check's verdict (`fits`, or
+ * the code an enforcing check refuses with) and, when extraction failed, why.
+ */
+export interface IntentResult extends IntentRecommendation {
+  mode: "enforce" | "advisory";
+  verdict: string;
+  error: string | null;
+}
+
+/** One presented memory item's verdict (`input.memory.items[]`); `code` is null when it verified. */
+export interface MemoryItemVerdict {
+  id: string;
+  ok: boolean;
+  code: string | null;
+  reason: string;
+  /** The writer the item names; verified only when `ok`. */
+  writer: string | null;
+}
+
+export interface MemoryResult {
+  checked: boolean;
+  items: MemoryItemVerdict[];
 }
 
 export interface CallContext {
@@ -24,8 +50,11 @@ export interface CallContext {
   readonly arguments: Record<string, unknown>;
   readonly token: string | undefined;
   readonly prompt: string | undefined;
+  /** `params._meta["dev.intentgate/memory"]` as the agent sent it (unvalidated), when present. */
+  readonly memoryItems?: unknown;
   verified?: { header: TokenHeader; effective: EffectiveConstraints };
-  intent?: IntentRecommendation | null;
+  intent?: IntentResult | null;
+  memory?: MemoryResult;
   policy?: { decision: "allow" | "block" | "escalate"; reason: string; requiresStepUp: boolean; version: string; dryRun: boolean };
   cost?: number;
   reservation?: { release(): void };

@@ -15,6 +15,7 @@ export class ConfigError extends Error {
   }
 }
 
+const DEFAULT_EXTRACTOR_TIMEOUT_MS = 2000;
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictRequired: false, allowUnionTypes: true });
 const validate = ajv.compile(schema);
 
@@ -76,6 +77,8 @@ export function buildConfig(raw: unknown, overrides: ConfigOverrides, baseDir: s
   c.audit.spool = abs(c.audit.spool);
   c.audit.keys = abs(c.audit.keys);
   if (c.revocations !== undefined) c.revocations.file = abs(c.revocations.file);
+  // Defaults inside the extractor's oneOf branches (ajv does not apply defaults there).
+  if (c.intent.extractor !== undefined && c.intent.extractor.kind !== "builtin") c.intent.extractor.timeoutMs ??= DEFAULT_EXTRACTOR_TIMEOUT_MS;
   for (const u of c.upstreams) for (const h of Object.values(u.headers ?? {})) if (h.file !== undefined) h.file = abs(h.file);
   return deepFreeze(c);
 }
@@ -130,6 +133,7 @@ function semanticProblems(c: SidecarConfig): string[] {
   if (c.defaultUpstream !== undefined && !names.has(c.defaultUpstream)) {
     problems.push(`/defaultUpstream: "${c.defaultUpstream}" is not one of the upstreams`);
   }
+  if (c.intent.mode !== "off" && c.intent.extractor === undefined) problems.push(`/intent: mode "${c.intent.mode}" needs an extractor`);
   return problems;
 }
 

@@ -32,6 +32,28 @@ export interface UpstreamConfig {
   headers?: Record<string, HeaderSource>;
 }
 
+export type IntentExtractorConfig =
+  | { kind: "http"; url: string; timeoutMs: number; apiKeyEnv?: string }
+  | { kind: "openai"; baseUrl: string; model: string; timeoutMs: number; apiKeyEnv?: string }
+  | { kind: "builtin" };
+
+export interface IntentConfig {
+  mode: "off" | "enforce" | "advisory";
+  extractor?: IntentExtractorConfig;
+  minConfidence: number;
+  lowConfidence: "refuse" | "allow";
+  cache: { maxEntries: number; ttlSeconds: number };
+}
+
+export interface MemoryConfig {
+  provenance: boolean;
+  mode: "enforce" | "advisory";
+  writers?: string[];
+  maxItems: number;
+  maxContentBytes: number;
+  maxAgeSeconds?: number;
+}
+
 export interface SidecarConfig {
   tenant: string;
   agent: string;
@@ -43,7 +65,8 @@ export interface SidecarConfig {
   upstreams: UpstreamConfig[];
   defaultUpstream?: string;
   policy: { bundle: string; data?: string; mode: "enforce" | "dryRun" };
-  intent: { mode: "off" };
+  intent: IntentConfig;
+  memory: MemoryConfig;
   budget: { agent?: Ceilings; tenant?: Ceilings; costs?: Record<string, number> };
   audit: {
     spool: string;

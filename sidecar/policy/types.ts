@@ -34,11 +34,19 @@ export interface PolicyIntentInput {
   forbidden_tools: string[];
   confidence: number;
   rationale: string;
+  // The three below are always set by the sidecar (docs/intent.md); optional here so that
+  // hand-built inputs in tests stay short.
+  mode?: "enforce" | "advisory";
+  /** `fits`, or the code an enforcing intent check refuses with. */
+  verdict?: string;
+  /** Why extraction failed, or null. */
+  error?: string | null;
 }
 
 export interface PolicyMemoryInput {
   checked: boolean;
-  items: { id: string; ok: boolean; reason: string }[];
+  /** `code` (null when ok) and `writer` are always set by the sidecar; optional here for hand-built inputs. */
+  items: { id: string; ok: boolean; reason: string; code?: string | null; writer?: string | null }[];
 }
 
 /** The `input` document of every evaluation (snake_case, JSON only). */

@@ -16,10 +16,12 @@ export function checkAnswer(value: unknown, pending: PendingRequests, onInitiali
     const version = (result as Record<string, unknown>)["protocolVersion"];
     if (typeof version === "string") onInitialize(version);
   }
-  if (request.visible === undefined || typeof result !== "object" || result === null) return { ok: true, value, modified: false };
+  if ((request.visible === undefined && request.listed === undefined) || typeof result !== "object" || result === null) return { ok: true, value, modified: false };
   const tools = (result as Record<string, unknown>)["tools"];
   if (!Array.isArray(tools)) return { ok: true, value, modified: false };
+  request.listed?.(tools);
   const visible = request.visible;
+  if (visible === undefined) return { ok: true, value, modified: false };
   const kept = tools.filter((t: unknown) => typeof t === "object" && t !== null && typeof (t as { name?: unknown }).name === "string" && visible((t as { name: string }).name));
   if (kept.length === tools.length) return { ok: true, value, modified: false };
   return { ok: true, value: { ...m, result: { ...(result as object), tools: kept } }, modified: true };

@@ -32,6 +32,8 @@ export interface ProxyDeps {
   limits: ProxyLimits;
   decide: (call: ToolCallRequest) => Promise<CallOutcome>;
   visibleTools: ((token: string | undefined, server: string) => (tool: string) => boolean) | undefined;
+  /** Told every tools/list result's tools as the upstream sent them (the intent catalog). */
+  onToolsListed?: (server: string, tools: readonly unknown[]) => void;
   /** Session id -> negotiated MCP revision, learnt from initialize answers. */
   sessions: LRUCache<string, string>;
   metrics: SidecarMetrics;
@@ -105,6 +107,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       maxBatch: deps.limits.maxBatch,
       decide: deps.decide,
       visibleTools: deps.visibleTools && ((t) => (deps.visibleTools as NonNullable<ProxyDeps["visibleTools"]>)(t, upstream.name)),
+      ...(deps.onToolsListed ? { onToolsListed: deps.onToolsListed } : {}),
       ...(pending ? { pending } : {}),
     });
     if (deliverRefusals !== undefined) {

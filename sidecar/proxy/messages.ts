@@ -9,6 +9,8 @@ import { HttpError } from "./http-error.ts";
 import { PendingRequests } from "./pending.ts";
 
 export const PROMPT_META_KEY = "dev.intentgate/prompt";
+/** Memory items that shaped the call (docs/spec/memory-provenance.md); passed on as sent, checked by the memory check. */
+export const MEMORY_META_KEY = "dev.intentgate/memory";
 /** The one MCP revision whose transport allows JSON-RPC batches. */
 export const BATCH_REVISION = "2025-03-26";
 
@@ -22,6 +24,8 @@ export interface PostInput {
   maxBatch: number;
   decide: (call: ToolCallRequest) => Promise<CallOutcome>;
   visibleTools: ((token: string | undefined) => (tool: string) => boolean) | undefined;
+  /** Told each tools/list result's tools, with this POST's server name (the intent catalog records them). */
+  onToolsListed?: (server: string, tools: readonly unknown[]) => void;
   /** Where answers to forwarded requests are expected (a legacy SSE session keeps its own). */
   pending?: PendingRequests;
 }
@@ -59,7 +63,9 @@ export async function preparePost(input: PostInput): Promise<PreparedPost> {
       if (call !== undefined) return input.decide(call);
       if (m.kind === "request") {
         const visible = m.method === "tools/list" ? input.visibleTools?.(input.token) : undefined;
-        pending.add(m.id, visible ? { method: m.method, visible } : { method: m.method });
+        const onListed = m.method === "tools/list" ? input.onToolsListed : undefined;
+        const listed = onListed && ((tools: readonly unknown[]) => onListed(input.server, tools));
+        pending.add(m.id, { method: m.method, ...(visible ? { visible } : {}), ...(listed ? { listed } : {}) });
       }
       return Promise.resolve(undefined);
     }),
@@ -118,7 +124,15 @@ function toolCall(m: Message & { kind: "request" }, input: PostInput): ToolCallR
     throw error;
   }
   const prompt = params.meta?.[PROMPT_META_KEY];
-  return { server: input.server, tool: params.name, arguments: params.arguments, token: input.token, prompt: typeof prompt === "string" ? prompt : undefined };
+  const memory = params.meta?.[MEMORY_META_KEY];
+  return {
+    server: input.server,
+    tool: params.name,
+    arguments: params.arguments,
+    token: input.token,
+    prompt: typeof prompt === "string" ? prompt : undefined,
+    ...(memory !== undefined ? { memory } : {}),
+  };
 }
 
 export function bearerToken(headers: IncomingHttpHeaders): string | undefined {

@@ -6,6 +6,8 @@ export interface PendingRequest {
   method: string;
   /** For tools/list: which tool names the caller may see. */
   visible?: (toolName: string) => boolean;
+  /** For tools/list: told the result's `tools` array as the upstream sent it (before filtering). */
+  listed?: (tools: readonly unknown[]) => void;
 }
 
 export const idKey = (id: JsonRpcId): string => (typeof id === "string" ? `s:${id}` : `n:${id}`);

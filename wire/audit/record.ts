@@ -27,6 +27,8 @@ export interface DecisionEvent {
   arguments: { names: string[]; sha256: string | null; values: Record<string, unknown> | null };
   cost: number | null;
   policy: { version: string; decision: string; dry_run: boolean; requires_step_up: boolean } | null;
+  /** Memory provenance, when the tenant checks it: each presented item's id, verdict code (null: verified) and writer. */
+  memory?: { checked: boolean; items: { id: string; ok: boolean; code: string | null; writer: string | null }[] };
   ocsf: typeof OCSF;
 }
 
