@@ -79,7 +79,7 @@ step "a scripted agent calls tools through the gateway"
 node "$ROOT/examples/demo/agent.ts" "http://127.0.0.1:$GATEWAY_PORT" "$TOKEN"
 
 step "every decision is in the hash-chained audit log ($WORK/audit-spool)"
-cat "$WORK"/audit-spool/seg-*.ndjson | node -e 'for (const l of require("fs").readFileSync(0,"utf8").trim().split("\n")) { const r=JSON.parse(l); console.log(String(r.seq).padStart(3), r.disposition.padEnd(9), (r.server+"."+r.tool).padEnd(22), (r.code ?? "").padEnd(20), r.hash.slice(0,16)) }'
+cat "$WORK"/audit-spool/seg-*.ndjson | node -e 'for (const l of require("fs").readFileSync(0,"utf8").trim().split("\n")) { const r=JSON.parse(l); console.log(String(r.seq).padStart(3), r.kind.padEnd(9), (r.disposition ?? r.outcome).padEnd(9), (r.server+"."+r.tool).padEnd(22), (r.code ?? "").padEnd(20), r.hash.slice(0,16)) }'
 
 if $SERVE; then
   step "serving until Ctrl-C (token in $WORK/token)"

@@ -11,6 +11,11 @@ export function checkAnswer(value: unknown, pending: PendingRequests, onInitiali
   if (Object.hasOwn(m, "method")) return { ok: true, value, modified: false };
   const request = pending.take(m["id"]);
   if (request === undefined) return { ok: false, message: `upstream answered id ${JSON.stringify(m["id"])}, which no forwarded request has` };
+  if (request.answered !== undefined) {
+    const result = m["result"];
+    const isError = typeof result === "object" && result !== null && (result as { isError?: unknown }).isError === true;
+    request.answered(Object.hasOwn(m, "error") ? "rpc_error" : isError ? "tool_error" : "ok");
+  }
   const result = m["result"];
   if (request.method === "initialize" && onInitialize && typeof result === "object" && result !== null) {
     const version = (result as Record<string, unknown>)["protocolVersion"];

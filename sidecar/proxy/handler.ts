@@ -13,7 +13,7 @@ import { downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.ts"
 import { HttpError, sendHttpError, sendJson } from "./http-error.ts";
 import { LegacySessions } from "./legacy.ts";
 import { localOriginRefusal } from "./local-origin.ts";
-import { bearerToken, preparePost, type PreparedPost } from "./messages.ts";
+import { bearerToken, preparePost, type AllowedCall, type PreparedPost } from "./messages.ts";
 import { pipeThrough, relayAnswer, streamEvents } from "./relay.ts";
 import { parseRoute, type Route } from "./route.ts";
 import type { Upstream } from "./upstream.ts";
@@ -38,6 +38,8 @@ export interface ProxyDeps {
   sessions: LRUCache<string, string>;
   metrics: SidecarMetrics;
   log: Logger;
+  /** Records how an allowed call ended: the upstream's answer, or none. */
+  recordOutcome?: (call: AllowedCall, outcome: string) => void;
 }
 
 export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {
@@ -109,7 +111,15 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       visibleTools: deps.visibleTools && ((t) => (deps.visibleTools as NonNullable<ProxyDeps["visibleTools"]>)(t, upstream.name)),
       ...(deps.onToolsListed ? { onToolsListed: deps.onToolsListed } : {}),
       ...(pending ? { pending } : {}),
+      ...(deps.recordOutcome ? { onOutcome: deps.recordOutcome } : {}),
     });
+    if (deps.recordOutcome !== undefined && deliverRefusals === undefined && prepared.allowed.length > 0) {
+      // Streamable HTTP answers on this response: a call still unanswered when it ends got no answer.
+      const record = deps.recordOutcome;
+      res.once("close", () => {
+        for (const call of prepared.allowed) if (call.outcome === undefined) record(call, res.statusCode >= 300 ? `http_${res.statusCode}` : "no_answer");
+      });
+    }
     if (deliverRefusals !== undefined) {
       if (await deliverRefusals(prepared)) return;
       prepared.refusals = [];

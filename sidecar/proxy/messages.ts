@@ -6,7 +6,7 @@ import type { CallOutcome, ToolCallRequest } from "../decide.ts";
 import { classifyMessage, ProtocolError, refusalResponse, RPC, toolCallParams, type Message } from "../mcp/jsonrpc.ts";
 import { JsonSyntaxError, parseStrictJson } from "../mcp/strict-json.ts";
 import { HttpError } from "./http-error.ts";
-import { PendingRequests } from "./pending.ts";
+import { PendingRequests, type AnswerOutcome } from "./pending.ts";
 
 export const PROMPT_META_KEY = "dev.intentgate/prompt";
 /** Memory items that shaped the call (docs/spec/memory-provenance.md); passed on as sent, checked by the memory check. */
@@ -26,8 +26,20 @@ export interface PostInput {
   visibleTools: ((token: string | undefined) => (tool: string) => boolean) | undefined;
   /** Told each tools/list result's tools, with this POST's server name (the intent catalog records them). */
   onToolsListed?: (server: string, tools: readonly unknown[]) => void;
+  /** Told how each allowed call ended, when its answer is relayed. */
+  onOutcome?: (call: AllowedCall, outcome: string) => void;
   /** Where answers to forwarded requests are expected (a legacy SSE session keeps its own). */
   pending?: PendingRequests;
+}
+
+export interface AllowedCall {
+  decisionId: string;
+  server: string;
+  tool: string;
+  /** Unix milliseconds when the call was decided. */
+  decidedAt: number;
+  /** Set when the upstream's answer to this call has been relayed. */
+  outcome: AnswerOutcome | undefined;
 }
 
 export interface PreparedPost {
@@ -36,6 +48,8 @@ export interface PreparedPost {
   pending: PendingRequests;
   refusals: object[];
   decisionIds: string[];
+  /** The calls forwarded after an allow decision, to record their outcome. */
+  allowed: AllowedCall[];
 }
 
 export async function preparePost(input: PostInput): Promise<PreparedPost> {
@@ -73,12 +87,23 @@ export async function preparePost(input: PostInput): Promise<PreparedPost> {
 
   const refusals: object[] = [];
   const decisionIds: string[] = [];
+  const allowed: AllowedCall[] = [];
   const kept: number[] = [];
   messages.forEach((m, i) => {
     const outcome = outcomes[i];
     if (outcome !== undefined) decisionIds.push(outcome.decisionId);
     if (outcome === undefined || outcome.allowed) {
-      if (outcome !== undefined && m.kind === "request") pending.add(m.id, { method: m.method });
+      if (outcome !== undefined && m.kind === "request") {
+        const call: AllowedCall = { decisionId: outcome.decisionId, server: input.server, tool: calls[i]?.tool ?? "", decidedAt: Date.now(), outcome: undefined };
+        allowed.push(call);
+        pending.add(m.id, {
+          method: m.method,
+          answered: (answer) => {
+            call.outcome = answer;
+            input.onOutcome?.(call, answer);
+          },
+        });
+      }
       kept.push(i);
     } else if (m.kind === "request") {
       refusals.push(refusalResponse(m.id, outcome));
@@ -91,7 +116,7 @@ export async function preparePost(input: PostInput): Promise<PreparedPost> {
     const elements = parsed.elements ?? [];
     forward = Buffer.from(`[${kept.map((i) => parsed.text.slice(...(elements[i] as [number, number]))).join(",")}]`, "utf8");
   }
-  return { batch, forward, pending, refusals, decisionIds };
+  return { batch, forward, pending, refusals, decisionIds, allowed };
 }
 
 function checkBatch(size: number, input: PostInput): void {

@@ -8,7 +8,12 @@ export interface PendingRequest {
   visible?: (toolName: string) => boolean;
   /** For tools/list: told the result's `tools` array as the upstream sent it (before filtering). */
   listed?: (tools: readonly unknown[]) => void;
+  /** For an allowed tools/call: told how the upstream answered it (for the outcome audit record). */
+  answered?: (outcome: AnswerOutcome) => void;
 }
+
+/** A result, a result with `isError: true`, or a JSON-RPC error. */
+export type AnswerOutcome = "ok" | "tool_error" | "rpc_error";
 
 export const idKey = (id: JsonRpcId): string => (typeof id === "string" ? `s:${id}` : `n:${id}`);
 

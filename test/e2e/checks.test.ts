@@ -165,7 +165,7 @@ describe("policy check", () => {
     });
     try {
       assert.equal(outcomeOf(await postRpc(`${dry.sidecar.url}/mcp/files`, toolCall(1, "delete_file", { path: "/x" }), dry.mint())), "allowed");
-      const record = dry.auditRecords().at(-1) as unknown as { policy: { decision: string; dry_run: boolean } };
+      const record = dry.auditRecords().findLast((r) => r.kind === "decision") as unknown as { policy: { decision: string; dry_run: boolean } };
       assert.deepEqual(record.policy.decision, "block");
       assert.equal(record.policy.dry_run, true);
     } finally {
@@ -181,18 +181,46 @@ describe("audit", () => {
       const token = gw.mint([{ type: "tools", allow: ["files.read_file"] }]);
       const allowed = await postRpc(url(gw), toolCall(1, "read_file", { path: "/secret/value" }), token);
       const refused = await postRpc(url(gw), toolCall(2, "list_files", { folder: "/x" }), token);
+      // The allowed call's outcome is recorded when its answer is relayed, just after the answer.
+      assert.ok(await eventually(async () => gw.auditRecords().length === 3));
       const lines = gw.auditRecords() as unknown as Array<Record<string, unknown>>;
-      assert.equal(lines.length, 2);
-      assert.equal(lines[0]?.["disposition"], "allowed");
-      assert.equal(lines[0]?.["agent"], AGENT);
-      assert.equal(lines[0]?.["seq"], 1);
-      assert.equal(lines[1]?.["prev_hash"], lines[0]?.["hash"]);
-      assert.equal(lines[1]?.["code"], "tool_not_allowed");
-      assert.equal(lines[1]?.["decision_id"], refused.body.result._meta["dev.intentgate/decision"].decision_id);
-      assert.deepEqual((lines[0]?.["arguments"] as { names: string[] }).names, ["path"]);
+      const decisions = lines.filter((l) => l["kind"] === "decision");
+      assert.equal(decisions.length, 2);
+      assert.equal(decisions[0]?.["disposition"], "allowed");
+      assert.equal(decisions[0]?.["agent"], AGENT);
+      assert.equal(decisions[0]?.["seq"], 1);
+      assert.equal(decisions[1]?.["code"], "tool_not_allowed");
+      assert.equal(decisions[1]?.["decision_id"], refused.body.result._meta["dev.intentgate/decision"].decision_id);
+      assert.deepEqual((decisions[0]?.["arguments"] as { names: string[] }).names, ["path"]);
+      const outcome = lines.find((l) => l["kind"] === "outcome");
+      assert.equal(outcome?.["decision_id"], decisions[0]?.["decision_id"]);
+      assert.equal(outcome?.["outcome"], "ok");
+      for (let i = 1; i < lines.length; i++) assert.equal(lines[i]?.["prev_hash"], lines[i - 1]?.["hash"]);
       assert.equal(outcomeOf(allowed), "allowed");
       assert.ok(!readdirSync(gw.auditSpool).some((f) => readFileSync(join(gw.auditSpool, f), "utf8").includes("/secret/value")));
     });
+  });
+
+  test("each forwarded call's outcome is recorded: a tool error, and an upstream that gives no answer", async () => {
+    let mode: "tool_error" | "drop" = "tool_error";
+    const upstream = await startRecordingUpstream((req, res) => {
+      if (mode === "drop") return void res.destroy();
+      const id = (JSON.parse(req.body.toString()) as { id: number }).id;
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id, result: { content: [], isError: true } }));
+    });
+    const gw = await startGateway({ policy: "default", upstreamUrl: upstream.url });
+    try {
+      const token = gw.mint();
+      await postRpc(url(gw), toolCall(1, "read_file"), token);
+      mode = "drop";
+      assert.equal((await postRpc(url(gw), toolCall(2, "read_file"), token)).status, 502);
+      assert.ok(await eventually(async () => gw.auditRecords().filter((r) => r.kind === "outcome").length === 2));
+      const outcomes = gw.auditRecords().filter((r) => r.kind === "outcome") as unknown as Array<{ outcome: string }>;
+      assert.deepEqual(outcomes.map((o) => o.outcome), ["tool_error", "http_502"]);
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
   });
 
   test("when the audit log cannot be written (disk full) calls are refused and nothing is forwarded", async () => {

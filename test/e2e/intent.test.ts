@@ -180,7 +180,7 @@ describe("HTTP extractor (POST /v1/extract)", () => {
       assert.match(String(req?.headers["content-type"]), /^application\/json/);
       assert.deepEqual(req?.body, { prompt: PROMPT, agent_id: AGENT });
       assert.equal(gw.demo.calls.length, 1, "only the allowed call reached the tool server");
-      const records = gw.auditRecords() as unknown as Array<Record<string, unknown>>;
+      const records = (gw.auditRecords() as unknown as Array<Record<string, unknown>>).filter((r) => r["kind"] === "decision");
       assert.deepEqual(records.map((r) => [r["stage"], r["code"]]), [[null, null], ["intent", "intent_forbidden"], ["intent", "intent_not_allowed"]]);
 
       const second = "List the files in /data";
