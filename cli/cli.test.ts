@@ -170,3 +170,10 @@ void test("keys rotate refuses a tenant key file (it would gain a master key)", 
   ok(["keys", "derive", "--keys", KEYS, "--tenant", "acme", "--out", tenantFile]);
   assertOneLineError(cli(["keys", "rotate", "--keys", tenantFile]), "rotate of a tenant key file");
 });
+
+void test("audit keygen refuses a key id the sidecar could not load, and an existing public key file without --force", () => {
+  assertOneLineError(cli(["audit", "keygen", "--out", join(dir, "ak-bad.json"), "--key-id", "bad id!"]), "bad audit key id");
+  writeFileSync(join(dir, "existing.pem"), "keep me");
+  assertOneLineError(cli(["audit", "keygen", "--out", join(dir, "ak-2.json"), "--public-out", join(dir, "existing.pem")]), "existing public key file");
+  assert.equal(readFileSync(join(dir, "existing.pem"), "utf8"), "keep me");
+});

@@ -1,5 +1,5 @@
 // `intentgate audit …`: keys for the audit chain, and the auditor's tools (verify, export, tail).
-import { createWriteStream, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, writeFileSync } from "node:fs";
 import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { Command, Option } from "commander";
@@ -57,7 +57,9 @@ export function auditCommand(out: Output): Command {
     .option("--key-id <id>", "key id recorded in each checkpoint")
     .option("--force", "replace an existing file")
     .action((opts: { out: string; publicOut?: string; keyId?: string; force?: boolean }) => {
+      if (opts.keyId !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(opts.keyId)) throw new CliError(`--key-id: "${opts.keyId}" must be 1-64 of A-Z a-z 0-9 . _ -`);
       const file = AuditKeys.generateFile(opts.keyId);
+      if (opts.publicOut !== undefined && !opts.force && existsSync(opts.publicOut)) throw new CliError(`${opts.publicOut} already exists (use --force to replace it)`);
       writeSecretFile(opts.out, `${JSON.stringify(file, null, 2)}\n`, !opts.force);
       if (opts.publicOut !== undefined) writeFileSync(opts.publicOut, file.public_key, { mode: 0o644 });
       out.json({ file: opts.out, key_id: file.key_id, ...(opts.publicOut ? { public_key: opts.publicOut } : {}) });

@@ -20,16 +20,16 @@ interface SidecarFlags {
 
 export function sidecarCommand(): Command {
   return new Command("sidecar")
-    .description("run the MCP gateway: every tools/call is checked (token, intent, policy, budget), audited, then forwarded or refused")
+    .description("run the MCP gateway: every tools/call is checked (token, memory, intent, policy, budget), audited, then forwarded or refused")
     .requiredOption("--config <file>", "YAML or JSON configuration (schema: sidecar/config/schema.json)")
     .option("--listen <host:port>", "where agents connect (env INTENTGATE_LISTEN)")
     .option("--admin <host:port>", "metrics and health endpoints (env INTENTGATE_ADMIN)")
     .option("--upstream <name=url...>", "add or replace an upstream MCP server")
     .option("--tenant <tenant>", "tenant to enforce (env INTENTGATE_TENANT)")
     .option("--agent <id>", "agent identity this gateway fronts (env INTENTGATE_AGENT)")
-    .option("--keys <file>", "key file")
+    .option("--keys <file>", "key file (relative paths are resolved against the configuration file's folder)")
     .option("--policy <file>", "compiled policy.wasm")
-    .option("--audit <file>", "audit log file")
+    .option("--audit <folder>", "audit spool folder")
     .option("--log-level <level>", "fatal, error, warn, info, debug, trace or silent (env INTENTGATE_LOG_LEVEL)")
     .action(async (flags: SidecarFlags) => {
       const overrides: ConfigOverrides = { ...overridesFromEnv(process.env) };
