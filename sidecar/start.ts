@@ -10,6 +10,7 @@ import { checkLiveness, checkToolScope, KeyRing, ringWriterKeys, verifySignature
 import { createAdminServer } from "./admin.ts";
 import { AuditKeys } from "../wire/audit/index.ts";
 import { AuditLog } from "./audit/log.ts";
+import { startAuditShipping } from "./audit/shipping.ts";
 import { AuditSpool } from "./audit/spool.ts";
 import { MemoryBudgetLedger, type BudgetLedger } from "./budget/ledger.ts";
 import { createBudgetCheck, createCostTable } from "./checks/budget.ts";
@@ -101,7 +102,9 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
 
   const ledger = options.ledger ?? new MemoryBudgetLedger();
   const costOf = createCostTable(config.budget.costs);
-  const audit = openAuditLog(config);
+  const { audit, spool } = openAuditLog(config);
+  const shipping = await startAuditShipping(spool, config.audit, { log, metrics, env: options.env ?? process.env });
+  audit.onCheckpoint(() => shipping.wake());
   const tracing = startTracingIfConfigured(options);
   const pipeline = createPipeline(
     [
@@ -185,6 +188,8 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
     await listenOn(admin, adminAt.host, adminAt.port);
   } catch (error) {
     await tracing?.shutdown();
+    await audit.close();
+    await shipping.close();
     throw error;
   }
   const url = urlOf(server);
@@ -201,6 +206,7 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
       await Promise.all([...upstreams.values()].map((u) => u.close()));
       await intent.close();
       await audit.close();
+      await shipping.close(); // after the final checkpoint, so it ships too
       // Last, so the spans of requests that finished while closing are flushed too.
       await tracing?.shutdown();
     },
@@ -244,7 +250,7 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
-function openAuditLog(config: SidecarConfig): AuditLog {
+function openAuditLog(config: SidecarConfig): { audit: AuditLog; spool: AuditSpool } {
   const keys = AuditKeys.fromFile(JSON.parse(readFileSync(config.audit.keys, "utf8")));
   const spool = AuditSpool.open({
     dir: config.audit.spool,
@@ -253,11 +259,12 @@ function openAuditLog(config: SidecarConfig): AuditLog {
     maxBatch: config.audit.maxBatch,
     maxSpoolBytes: config.audit.maxSpoolBytes,
   });
-  return new AuditLog({
+  const audit = new AuditLog({
     spool,
     keys,
     checkpointEvery: config.audit.checkpointEvery,
     checkpointIntervalMs: config.audit.checkpointIntervalSeconds * 1000,
     storeArgumentValues: config.audit.storeArgumentValues,
   });
+  return { audit, spool };
 }

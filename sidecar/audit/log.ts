@@ -2,10 +2,10 @@
 // before the call goes on), checkpoints of the stream's head are signed periodically and on close,
 // and argument values are replaced by a keyed digest unless the tenant stores them.
 import { createHmac } from "node:crypto";
-import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, readFileSync, truncateSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { canonicalize } from "../../wire/jcs.ts";
-import { AuditKeys, signCheckpoint, type AuditCheckpoint, type AuditEvent, type AuditRecord } from "../../wire/audit/index.ts";
+import { signCheckpoint, type AuditCheckpoint, type AuditEvent, type AuditKeys, type AuditRecord } from "../../wire/audit/index.ts";
 import type { AuditSpool } from "./spool.ts";
 
 export interface AuditLogOptions {
@@ -31,7 +31,7 @@ export class AuditLog {
     this.#o = options;
     this.#now = options.now ?? (() => new Date());
     this.#checkpointFile = join(options.spool.dir, "checkpoints.ndjson");
-    this.#signedSeq = -1;
+    this.#signedSeq = lastSignedSeq(this.#checkpointFile);
     options.spool.onDurable((head) => {
       if (head.seq - Math.max(this.#signedSeq, 0) >= options.checkpointEvery) this.checkpoint();
     });
@@ -84,4 +84,22 @@ export class AuditLog {
     await this.#o.spool.close();
     this.checkpoint();
   }
+}
+
+/**
+ * The seq of the last checkpoint already in the file, so a restart does not sign the same head
+ * again (the database keys checkpoints by stream and seq). A torn last line is cut off first.
+ */
+function lastSignedSeq(path: string): number {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return -1;
+    throw error;
+  }
+  const end = text.lastIndexOf("\n") + 1;
+  if (end !== text.length) truncateSync(path, Buffer.byteLength(text.slice(0, end)));
+  const last = text.slice(0, end).split("\n").filter(Boolean).at(-1);
+  return last === undefined ? -1 : (JSON.parse(last) as AuditCheckpoint).seq;
 }

@@ -76,6 +76,7 @@ export function buildConfig(raw: unknown, overrides: ConfigOverrides, baseDir: s
   if (c.policy.data !== undefined) c.policy.data = abs(c.policy.data);
   c.audit.spool = abs(c.audit.spool);
   c.audit.keys = abs(c.audit.keys);
+  if (c.audit.database?.embedded !== undefined) c.audit.database.embedded = abs(c.audit.database.embedded);
   if (c.revocations !== undefined) c.revocations.file = abs(c.revocations.file);
   // Defaults inside the extractor's oneOf branches (ajv does not apply defaults there).
   if (c.intent.extractor !== undefined && c.intent.extractor.kind !== "builtin") c.intent.extractor.timeoutMs ??= DEFAULT_EXTRACTOR_TIMEOUT_MS;
@@ -129,6 +130,11 @@ function semanticProblems(c: SidecarConfig): string[] {
     } catch {
       problems.push(`/upstreams/${i}/url: not a URL`);
     }
+  }
+  const database = c.audit.database;
+  if (database !== undefined) {
+    const given = (["url", "urlEnv", "embedded"] as const).filter((k) => database[k] !== undefined);
+    if (given.length !== 1) problems.push(`/audit/database: give exactly one of url, urlEnv or embedded${given.length > 1 ? ` (got ${given.join(", ")})` : ""}`);
   }
   if (c.defaultUpstream !== undefined && !names.has(c.defaultUpstream)) {
     problems.push(`/defaultUpstream: "${c.defaultUpstream}" is not one of the upstreams`);

@@ -77,6 +77,8 @@ export interface SidecarConfig {
     storeArgumentValues: boolean;
     maxBatch: number;
     maxSpoolBytes: number;
+    /** Exactly one of url, urlEnv, embedded (checked after the schema). */
+    database?: { url?: string; urlEnv?: string; embedded?: string; shipBatch: number; retryMaxMs: number };
   };
   toolsList: { filter: boolean };
   limits: {
