@@ -8,7 +8,7 @@ import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import { checkLiveness, checkToolScope, KeyRing, ringWriterKeys, verifySignature } from "../wire/index.ts";
 import { createAdminServer } from "./admin.ts";
-import { AuditKeys } from "../wire/audit/index.ts";
+import { AuditKeys, OCSF, safeText, type OutcomeEvent } from "../wire/audit/index.ts";
 import { AuditLog } from "./audit/log.ts";
 import { startAuditShipping } from "./audit/shipping.ts";
 import { AuditSpool } from "./audit/spool.ts";
@@ -28,6 +28,7 @@ import { traceDecisions, traceRequests } from "./observability/spans.ts";
 import { startTracing, tracingConfigFromEnv, type SpanProcessors, type Tracing } from "./observability/tracing.ts";
 import { PolicyStore } from "./policy/store.ts";
 import { createProxyHandler } from "./proxy/handler.ts";
+import type { AllowedCall } from "./proxy/messages.ts";
 import { Upstream } from "./proxy/upstream.ts";
 import { FileRevocationStore } from "./revocations/file-store.ts";
 
@@ -154,6 +155,24 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
       }
     : undefined;
 
+  const recordOutcome = (call: AllowedCall, outcome: string): void => {
+    const event: OutcomeEvent = {
+      kind: "outcome",
+      time: new Date(now()).toISOString(),
+      decision_id: call.decisionId,
+      tenant: config.tenant,
+      agent: config.agent,
+      server: call.server,
+      tool: safeText(call.tool),
+      outcome,
+      duration_ms: Math.max(0, now() - call.decidedAt),
+      ocsf: OCSF,
+    };
+    audit.append(event).catch((error: unknown) => {
+      metrics.auditFailures.inc();
+      log.error({ reason: (error as Error).message, decision_id: call.decisionId }, "outcome record not written");
+    });
+  };
   const handler = createProxyHandler({
     upstreams,
     defaultUpstream,
@@ -164,6 +183,7 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
     sessions: new LRUCache<string, string>({ max: 10_000 }),
     metrics,
     log,
+    ...(config.audit.recordOutcomes ? { recordOutcome } : {}),
   });
   const server = createServer(
     {

@@ -75,6 +75,7 @@ export interface SidecarConfig {
     checkpointEvery: number;
     checkpointIntervalSeconds: number;
     storeArgumentValues: boolean;
+    recordOutcomes: boolean;
     maxBatch: number;
     maxSpoolBytes: number;
     /** Exactly one of url, urlEnv, embedded (checked after the schema). */
