@@ -1,6 +1,6 @@
 // Bundles the CLI (which carries the sidecar and the controller) into one file with esbuild.
 import { build } from "esbuild";
-import { chmodSync } from "node:fs";
+import { chmodSync, copyFileSync } from "node:fs";
 
 const outfile = "dist/intentgate.mjs";
 await build({
@@ -17,3 +17,7 @@ await build({
   logLevel: "warning",
 });
 chmodSync(outfile, 0o755);
+// PGlite (the embedded audit database) loads these beside the module that imports it.
+for (const asset of ["pglite.wasm", "pglite.data", "initdb.wasm"]) {
+  copyFileSync(`node_modules/@electric-sql/pglite/dist/${asset}`, `dist/${asset}`);
+}

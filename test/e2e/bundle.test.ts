@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { AuditKeys } from "../../wire/audit/index.ts";
 import { KeyRing } from "../../wire/index.ts";
 import { ROOT } from "../support/gateway.ts";
 import { eventually, outcomeOf, postRpc, toolCall } from "../support/rpc.ts";
@@ -21,9 +22,10 @@ test("the bundle exists and answers --help", () => {
   assert.match(r.stdout, /sidecar/);
 });
 
-test("the bundled sidecar starts in standalone mode and enforces", async () => {
+test("the bundled sidecar starts in standalone mode, with its embedded audit database, and enforces", async () => {
   const dir = mkdtempSync(join(tmpdir(), "intentgate-bundle-"));
   writeFileSync(join(dir, "keys.json"), JSON.stringify(KeyRing.generateFile("k1")), { mode: 0o600 });
+  writeFileSync(join(dir, "audit-keys.json"), JSON.stringify(AuditKeys.generateFile("audit-bundle")), { mode: 0o600 });
   const upstream = await startRecordingUpstream();
   const config = {
     tenant: "t",
@@ -33,13 +35,15 @@ test("the bundled sidecar starts in standalone mode and enforces", async () => {
     keys: "keys.json",
     upstreams: [{ name: "files", url: upstream.url }],
     policy: { bundle: join(ROOT, "policies/default/build/policy.wasm") },
-    audit: { file: "audit.ndjson" },
+    audit: { spool: "audit-spool", keys: "audit-keys.json", database: { embedded: "audit-db" } },
     logLevel: "info",
   };
   writeFileSync(join(dir, "gateway.json"), JSON.stringify(config));
   const child = spawn(process.execPath, [BUNDLE, "sidecar", "--config", join(dir, "gateway.json")], { stdio: ["ignore", "pipe", "pipe"] });
   let logs = "";
   child.stdout.on("data", (c: Buffer) => (logs += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (logs += c.toString()));
+  const exited = new Promise((resolve) => child.once("exit", resolve));
   try {
     assert.ok(await eventually(async () => /sidecar listening/.test(logs), 15_000), `no start-up line in: ${logs}`);
     const line = logs.split("\n").find((l) => l.includes("sidecar listening")) as string;
@@ -47,9 +51,11 @@ test("the bundled sidecar starts in standalone mode and enforces", async () => {
     assert.equal((await fetch(`${admin}/readyz`)).status, 200);
     assert.equal(outcomeOf(await postRpc(`${url}/mcp/files`, toolCall(1, "read_file"))), "token_missing");
     assert.equal(upstream.requests.length, 0);
+    // The embedded audit database (PGlite) finds its wasm assets beside the bundle.
+    assert.ok(await eventually(async () => /audit database schema is current/.test(logs), 15_000), `PGlite did not start: ${logs}`);
   } finally {
     child.kill("SIGTERM");
-    await new Promise((resolve) => child.once("exit", resolve));
+    await exited;
     await upstream.close();
   }
 });
