@@ -17,6 +17,29 @@ interface RecordRow extends IndexColumns {
   line: string;
 }
 
+/** What the reader needs of a connection: pg's Client and an embedded PGlite both provide it. */
+interface QueryClient {
+  query<R>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
+  end(): Promise<void>;
+}
+
+/**
+ * Reads a standalone sidecar's embedded audit database (PGlite, the same tables). PGlite is one
+ * process's database: read it while that sidecar is stopped, or read a copy of its folder.
+ */
+export async function openEmbedded(dir: string, snapshot: boolean): Promise<AuditSource> {
+  const { PGlite } = await import("@electric-sql/pglite");
+  let db;
+  try {
+    db = await PGlite.create(dir);
+    if (snapshot) await db.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  } catch (error) {
+    throw new CliError(`cannot open the embedded audit database ${dir}: ${oneLine(error)}`);
+  }
+  const client: QueryClient = { query: (text, values) => (db as InstanceType<typeof PGlite>).query(text, values), end: () => (db as InstanceType<typeof PGlite>).close() };
+  return new DatabaseSource(client, snapshot);
+}
+
 export async function openDatabase(url: string, snapshot: boolean): Promise<AuditSource> {
   const client = new pg.Client({ connectionString: url, application_name: "intentgate-audit" });
   client.on("error", () => undefined); // a dropped connection surfaces as the next query's error
@@ -33,16 +56,16 @@ export async function openDatabase(url: string, snapshot: boolean): Promise<Audi
 class DatabaseSource implements AuditSource {
   readonly kind = "database" as const;
   readonly prefixMayBeShipped = false;
-  readonly #client: pg.Client;
+  readonly #client: QueryClient;
   readonly #snapshot: boolean;
   #cursors = 0;
 
-  constructor(client: pg.Client, snapshot: boolean) {
+  constructor(client: QueryClient, snapshot: boolean) {
     this.#client = client;
     this.#snapshot = snapshot;
   }
 
-  async #query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+  async #query<R>(text: string, values: unknown[] = []): Promise<R[]> {
     try {
       return (await this.#client.query<R>(text, values)).rows;
     } catch (error) {

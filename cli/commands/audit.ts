@@ -21,6 +21,7 @@ function sourceOptions(command: Command, withFile: boolean): Command {
   command
     .option("--database <url>", "PostgreSQL URL of the audit database (prefer --database-env: a URL on the command line is visible to other users)")
     .option("--database-env <name>", "environment variable holding the PostgreSQL URL")
+    .option("--embedded <dir>", "a standalone sidecar's embedded audit database (PGlite folder; read it while that sidecar is stopped)")
     .option("--spool <dir>", "a sidecar's audit spool folder (repeatable)", collect);
   if (withFile) command.option("--file <export.ndjson>", "an NDJSON export (intentgate audit export)");
   return command;

@@ -2,11 +2,12 @@
 // ships its spool into PGlite (the same SQL as PostgreSQL, in-process); the stream verifies over
 // what PGlite returns, across a restart of the sidecar on the same spool and data folder.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { test } from "node:test";
 import { PgliteAuditStore } from "../../sidecar/audit/store/index.ts";
 import { readAuditKeys, spoolSegments, verifyStored } from "../support/audit.ts";
-import { startGateway, type Gateway } from "../support/gateway.ts";
+import { ROOT, startGateway, type Gateway } from "../support/gateway.ts";
 import { startRecordingUpstream } from "../support/recording-upstream.ts";
 import { eventually, outcomeOf, postRpc, toolCall } from "../support/rpc.ts";
 
@@ -72,4 +73,28 @@ test("a sidecar with an embedded PGlite database ships every record and checkpoi
   } finally {
     await store.close();
   }
+});
+
+test("intentgate audit verify reads the embedded database: intact passes, an edited row is found", async () => {
+  const answered = new Map<string, string>();
+  const gw = await run(undefined, "cli", 6, answered);
+  const db = join(gw.dir, "audit-db");
+  const keys = join(gw.dir, "audit-keys.json");
+  const verify = (): { status: number | null; report: { ok: boolean; streams: Array<{ break: { seq: number; kind: string } | null }> } } => {
+    const r = spawnSync(process.execPath, [join(ROOT, "cli/main.ts"), "audit", "verify", "--embedded", db, "--keys", keys], { encoding: "utf8" });
+    return { status: r.status, report: JSON.parse(r.stdout) as never };
+  };
+  const clean = verify();
+  assert.equal(clean.status, 0);
+  assert.equal(clean.report.ok, true);
+  const { PGlite } = await import("@electric-sql/pglite");
+  const raw = await PGlite.create(db);
+  try {
+    await raw.query("UPDATE intentgate_audit_records SET line = replace(line, '\"read_file\"', '\"list_files\"') WHERE stream = 'embedded' AND seq = 3");
+  } finally {
+    await raw.close();
+  }
+  const tampered = verify();
+  assert.equal(tampered.status, 1);
+  assert.deepEqual(tampered.report.streams.map((s) => s.break && [s.break.seq, s.break.kind]), [[3, "modified"]]);
 });
