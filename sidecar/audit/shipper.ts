@@ -5,11 +5,12 @@
 // segment still on disk: inserts are idempotent, so a crash between commit and acknowledgement
 // costs a re-send, never a gap or a duplicate.
 import { randomInt } from "node:crypto";
-import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { join } from "node:path";
 import type { Logger } from "pino";
 import type { AuditSpool } from "./spool.ts";
 import { AuditConflictError, AuditLineError, type AuditStore } from "./store/types.ts";
+import { writeFileDurably } from "./durable-file.ts";
 
 export interface ShipperObserver {
   /** Records and checkpoints newly stored by one shipment. */
@@ -237,7 +238,7 @@ export class AuditShipper {
   #compactCheckpoints(): void {
     const text = readFileSync(this.#checkpointFile);
     const keep = Buffer.concat([Buffer.from(`${this.#lastCheckpointLine ?? ""}\n`), text.subarray(this.#checkpointOffset)]);
-    writeAtomic(this.#checkpointFile, keep);
+    writeFileDurably(this.#checkpointFile, keep);
     this.#checkpointOffset = Buffer.byteLength(`${this.#lastCheckpointLine ?? ""}\n`);
   }
 
@@ -324,23 +325,5 @@ function readTail(path: string, offset: number): { buffer: Buffer; from: number 
     return { buffer: buffer.subarray(0, read), from };
   } finally {
     closeSync(fd);
-  }
-}
-
-function writeAtomic(path: string, bytes: Buffer): void {
-  const temp = `${path}.compact.tmp`;
-  const fd = openSync(temp, "w", 0o600);
-  try {
-    writeSync(fd, bytes);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, path);
-  const dir = openSync(dirname(path), "r");
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
   }
 }

@@ -3,12 +3,12 @@
 // write leaves no gap: the file is cut back to its last durable record and the head is unchanged.
 // A shipper drains the spool into PostgreSQL and acknowledges what the database holds; fully
 // acknowledged segment files are deleted, the last shipped head is kept in shipped.json.
-import { randomBytes } from "node:crypto";
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, truncateSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, truncateSync, unlinkSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type { KeyObject } from "node:crypto";
 import { chainRecord, EMPTY_HEAD, type AuditEvent, type AuditRecord, type ChainHead } from "../../wire/audit/index.ts";
+import { writeFileDurably } from "./durable-file.ts";
 
 export interface SpoolOptions {
   dir: string;
@@ -71,7 +71,7 @@ export class AuditSpool {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
       stream = options.stream;
-      writeAtomic(streamFile, JSON.stringify({ stream }));
+      writeFileDurably(streamFile, JSON.stringify({ stream }));
     }
     const spool = new AuditSpool(options, stream, EMPTY_HEAD);
     spool.#head = spool.#recoverHead();
@@ -208,7 +208,7 @@ export class AuditSpool {
 
   /** The database holds everything up to `head`: delete segments entirely at or below it. */
   acknowledge(head: ChainHead): void {
-    writeAtomic(join(this.dir, "shipped.json"), JSON.stringify(head));
+    writeFileDurably(join(this.dir, "shipped.json"), JSON.stringify(head));
     const segments = this.segments();
     for (const [i, segment] of segments.entries()) {
       const next = segments[i + 1];
@@ -295,24 +295,5 @@ function readFrom(path: string, offset: number): Buffer {
     return buffer.subarray(0, read);
   } finally {
     closeSync(fd);
-  }
-}
-
-/** Write, fsync, rename, fsync the folder: the file is either the old one or the new one, durably. */
-function writeAtomic(path: string, text: string): void {
-  const temp = `${path}.${randomBytes(4).toString("hex")}.tmp`;
-  const fd = openSync(temp, "w", 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, path);
-  const dir = openSync(dirname(path), "r");
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
   }
 }
