@@ -17,11 +17,18 @@ export const EMPTY_HEAD: ChainHead = Object.freeze({ seq: 0, hash: GENESIS_HASH 
 /** Builds the next record of a stream and its canonical line (what the spool and the database store). */
 export function chainRecord(event: AuditEvent, stream: string, head: ChainHead, chainKey: KeyObject): { record: AuditRecord; line: string } {
   const body = { ...event, schema: AUDIT_SCHEMA, stream, seq: head.seq + 1, prev_hash: head.hash } as AuditBody;
-  const text = canonicalize(body);
+  // Each top-level member is canonicalised once and reused for the line: JCS of the record is the
+  // body's members with `hash` and `mac` added at their sorted places (UTF-16 order, as JCS sorts).
+  const members = Object.keys(body)
+    .sort()
+    .map((key): [string, string] => [key, `${canonicalize(key)}:${canonicalize((body as unknown as Record<string, unknown>)[key])}`]);
+  const text = `{${members.map((m) => m[1]).join(",")}}`;
   const hash = createHash("sha256").update(text).digest("hex");
   const mac = createHmac("sha256", chainKey).update(text).digest("hex");
+  members.push(["hash", `"hash":"${hash}"`], ["mac", `"mac":"${mac}"`]);
+  members.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const record = { ...body, hash, mac } as AuditRecord;
-  return { record, line: canonicalize(record) };
+  return { record, line: `{${members.map((m) => m[1]).join(",")}}` };
 }
 
 /** Recomputes a record's hash and (with the key) its MAC from its body. */

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { createHash, createHmac, createSecretKey, randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { canonicalize } from "../jcs.ts";
-import { chainRecord, EMPTY_HEAD, signCheckpoint, type ChainHead } from "./chain.ts";
+import { chainRecord, EMPTY_HEAD, recomputeLinks, signCheckpoint, type ChainHead } from "./chain.ts";
 import { AuditKeys } from "./keys.ts";
 import { OCSF, type AuditRecord, type DecisionEvent } from "./record.ts";
 import { verifyStream, type StoredRow } from "./verify.ts";
@@ -76,4 +76,12 @@ test("a record rewritten with its hash recomputed: inserted (forged) with the ch
   const withoutKey = verifyStream("s", tampered, [], { publicKeys: verifyKeys.publicKeys });
   assert.deepEqual([withoutKey.break?.seq, withoutKey.break?.kind], [3, "modified"]);
   assert.match(withoutKey.break?.detail ?? "", /prev_hash does not match the hash of seq 2/);
+});
+
+void test("a chained record's line is exactly the canonical JSON of the record", () => {
+  const key = createSecretKey(randomBytes(32));
+  const event = { kind: "decision", time: "t", decision_id: "d", tenant: "ténant", agent: "a", server: "s", tool: "工具", disposition: "allowed", stage: null, code: null, reason: "line\nbreak", token_ids: ["x"], arguments: { names: ["ä", "b"], sha256: null, values: { "😀": 1, a: [1.5, -0, 1e21] } }, cost: 0.1, policy: null, ocsf: OCSF } as const;
+  const { record, line } = chainRecord(event as never, "stream-é", { seq: 7, hash: "a".repeat(64) }, key);
+  assert.equal(line, canonicalize(record));
+  assert.deepEqual(recomputeLinks(record, key), { hash: record.hash, mac: record.mac });
 });
