@@ -127,7 +127,7 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
       createPolicyCheck({ current: () => policies.current(), mode: config.policy.mode, ledger, budget: config.budget, costOf }),
       createBudgetCheck({ ledger, agent: config.budget.agent, tenant: config.budget.tenant, costs: config.budget.costs }),
     ],
-    { observe: (stage, outcome, s) => metrics.checkSeconds.observe({ stage, outcome }, s) },
+    { observe: (stage, outcome, s) => metrics.observeCheck(stage, outcome, s) },
     tracing?.tracer,
   );
   const decider = createDecider({
@@ -136,7 +136,7 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
     pipeline,
     audit,
     now,
-    onDecision: (stage, decision, code) => metrics.decisions.inc({ stage, decision, code }),
+    onDecision: (stage, decision, code) => metrics.countDecision(stage, decision, code),
     onAuditFailure: (error) => {
       metrics.auditFailures.inc();
       log.error({ reason: error.message }, "audit record not written: call refused");

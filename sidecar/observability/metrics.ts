@@ -36,6 +36,24 @@ export class SidecarMetrics {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: "intentgate_process_" });
   }
 
+  readonly #checkChildren = new Map<string, { observe(value: number): void }>();
+  readonly #decisionChildren = new Map<string, { inc(): void }>();
+
+  /** Per-call hot path: label children are looked up once per label set, not hashed on every call. */
+  observeCheck(stage: string, outcome: string, seconds: number): void {
+    const key = `${stage}\u0000${outcome}`;
+    let child = this.#checkChildren.get(key);
+    if (child === undefined) this.#checkChildren.set(key, (child = this.checkSeconds.labels(stage, outcome)));
+    child.observe(seconds);
+  }
+
+  countDecision(stage: string, decision: string, code: string): void {
+    const key = `${stage}\u0000${decision}\u0000${code}`;
+    let child = this.#decisionChildren.get(key);
+    if (child === undefined) this.#decisionChildren.set(key, (child = this.decisions.labels(stage, decision, code)));
+    child.inc();
+  }
+
   setPolicyVersion(version: string): void {
     this.policyBundle.reset();
     this.policyBundle.set({ version }, 1);
