@@ -1,11 +1,11 @@
 // Checks one message coming back from an upstream: a response must answer a request we forwarded
 // (exact id, once); a tools/list result is filtered to what the caller may call. Server-to-client
 // requests and notifications pass untouched.
-import type { PendingRequests } from "./pending.ts";
+import type { AnswerSet } from "./pending.ts";
 
 export type AnswerResult = { ok: true; value: unknown; modified: boolean } | { ok: false; message: string };
 
-export function checkAnswer(value: unknown, pending: PendingRequests, onInitialize?: (protocolVersion: string) => void): AnswerResult {
+export function checkAnswer(value: unknown, pending: AnswerSet, onInitialize?: (protocolVersion: string) => void): AnswerResult {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return { ok: false, message: "upstream sent a message that is not an object" };
   const m = value as Record<string, unknown>;
   if (Object.hasOwn(m, "method")) return { ok: true, value, modified: false };

@@ -14,8 +14,9 @@ import { HttpError, sendHttpError, sendJson } from "./http-error.ts";
 import { LegacySessions } from "./legacy.ts";
 import { localOriginRefusal } from "./local-origin.ts";
 import { bearerToken, preparePost, type AllowedCall, type PreparedPost } from "./messages.ts";
-import { pipeThrough, relayAnswer, streamEvents } from "./relay.ts";
+import { pipeThrough, relayAnswer, rewriteEvent, streamEvents } from "./relay.ts";
 import { parseRoute, type Route } from "./route.ts";
+import { SessionAnswers } from "./session-answers.ts";
 import type { Upstream } from "./upstream.ts";
 
 export interface ProxyLimits {
@@ -44,6 +45,7 @@ export interface ProxyDeps {
 
 export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const legacy = new LegacySessions();
+  const answers = new SessionAnswers();
   const dropped = (message: string): void => {
     deps.metrics.droppedEvents.inc();
     deps.log.warn({ reason: message }, "upstream message not relayed");
@@ -113,11 +115,15 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       ...(pending ? { pending } : {}),
       ...(deps.recordOutcome ? { onOutcome: deps.recordOutcome } : {}),
     });
-    if (deps.recordOutcome !== undefined && deliverRefusals === undefined && prepared.allowed.length > 0) {
-      // Streamable HTTP answers on this response: a call still unanswered when it ends got no answer.
+    if (deliverRefusals === undefined) {
+      // Streamable HTTP answers on this response. Requests of a session still unanswered when it ends
+      // may be answered on the session's GET stream (resumed with Last-Event-ID): they are kept for it,
+      // and an allowed call among them records its outcome there (or no_answer when dropped unanswered).
+      // Without a session, a call still unanswered when the response ends got no answer.
       const record = deps.recordOutcome;
       res.once("close", () => {
-        for (const call of prepared.allowed) if (call.outcome === undefined) record(call, res.statusCode >= 300 ? `http_${res.statusCode}` : "no_answer");
+        if (typeof sessionId === "string" && res.statusCode < 300) return answers.park(sessionId, prepared.pending);
+        if (record !== undefined) for (const call of prepared.allowed) if (call.outcome === undefined) record(call, res.statusCode >= 300 ? `http_${res.statusCode}` : "no_answer");
       });
     }
     if (deliverRefusals !== undefined) {
@@ -146,10 +152,17 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   async function passThrough(req: IncomingMessage, res: ServerResponse, upstream: Upstream, method: "GET" | "DELETE", abort: AbortSignal): Promise<void> {
     const up = await request(upstream, upstream.pool, { path: upstream.path, method, headers: upstreamRequestHeaders(req.headers, upstream.credentials), signal: abort });
     const type = String(up.headers["content-type"] ?? "");
+    const sessionId = req.headers["mcp-session-id"];
+    if (method === "DELETE" && typeof sessionId === "string" && up.statusCode < 300) answers.end(sessionId);
     if (method === "GET" && up.statusCode === 200 && type.startsWith("text/event-stream")) {
       res.writeHead(200, downstreamResponseHeaders(up.headers));
       res.flushHeaders();
-      return streamEvents(up, res, deps.limits.maxSseEventBytes, (event) => event.raw);
+      // In a session, a response here must answer a request forwarded by POST in that session whose
+      // POST response ended first; it is checked, filtered and recorded as on a POST stream. Without
+      // a session id there is nothing to match against: events are relayed as they came.
+      if (typeof sessionId !== "string") return streamEvents(up, res, deps.limits.maxSseEventBytes, (event) => event.raw);
+      const plan = { pending: answers.answersFor(sessionId), onDroppedEvent: dropped };
+      return streamEvents(up, res, deps.limits.maxSseEventBytes, (event) => rewriteEvent(event, plan));
     }
     return pipeThrough(up, res);
   }

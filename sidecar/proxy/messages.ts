@@ -102,6 +102,9 @@ export async function preparePost(input: PostInput): Promise<PreparedPost> {
             call.outcome = answer;
             input.onOutcome?.(call, answer);
           },
+          abandoned: () => {
+            if (call.outcome === undefined) input.onOutcome?.(call, "no_answer");
+          },
         });
       }
       kept.push(i);

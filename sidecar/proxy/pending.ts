@@ -10,6 +10,8 @@ export interface PendingRequest {
   listed?: (tools: readonly unknown[]) => void;
   /** For an allowed tools/call: told how the upstream answered it (for the outcome audit record). */
   answered?: (outcome: AnswerOutcome) => void;
+  /** For an allowed tools/call kept for a session's GET stream: told when no answer will come (expired, evicted, session ended). */
+  abandoned?: () => void;
 }
 
 /** A result, a result with `isError: true`, or a JSON-RPC error. */
@@ -17,7 +19,12 @@ export type AnswerOutcome = "ok" | "tool_error" | "rpc_error";
 
 export const idKey = (id: JsonRpcId): string => (typeof id === "string" ? `s:${id}` : `n:${id}`);
 
-export class PendingRequests {
+/** Where an answer looks up the request it answers. */
+export interface AnswerSet {
+  take(id: unknown): PendingRequest | undefined;
+}
+
+export class PendingRequests implements AnswerSet {
   readonly #byId = new Map<string, PendingRequest>();
 
   add(id: JsonRpcId, request: PendingRequest): void {
@@ -35,5 +42,12 @@ export class PendingRequests {
     const found = this.#byId.get(key);
     this.#byId.delete(key);
     return found;
+  }
+
+  /** Returns and forgets every request not answered yet (keyed by `idKey`). */
+  drain(): Array<[string, PendingRequest]> {
+    const left = [...this.#byId];
+    this.#byId.clear();
+    return left;
   }
 }

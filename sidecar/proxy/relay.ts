@@ -6,11 +6,11 @@ import { formatSseEvent, SseSplitter, type SseEvent } from "../mcp/sse.ts";
 import { checkAnswer } from "./answers.ts";
 import { downstreamResponseHeaders } from "./headers.ts";
 import { HttpError, sendJson } from "./http-error.ts";
-import type { PendingRequests } from "./pending.ts";
+import type { AnswerSet } from "./pending.ts";
 import { RPC } from "../mcp/jsonrpc.ts";
 
 export interface RelayPlan {
-  pending: PendingRequests;
+  pending: AnswerSet;
   refusals: object[];
   batch: boolean;
   maxResponseBytes: number;
