@@ -27,6 +27,8 @@ import { SidecarMetrics } from "./observability/metrics.ts";
 import { traceDecisions, traceRequests } from "./observability/spans.ts";
 import { startTracing, tracingConfigFromEnv, type SpanProcessors, type Tracing } from "./observability/tracing.ts";
 import { PolicyStore } from "./policy/store.ts";
+import { replayBudgets } from "./budget/replay.ts";
+import { openAuditStore } from "./audit/store/open.ts";
 import { createProxyHandler } from "./proxy/handler.ts";
 import type { AllowedCall } from "./proxy/messages.ts";
 import { Upstream } from "./proxy/upstream.ts";
@@ -104,6 +106,15 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
   const ledger = options.ledger ?? new MemoryBudgetLedger();
   const costOf = createCostTable(config.budget.costs);
   const { audit, spool } = openAuditLog(config);
+  if (ledger instanceof MemoryBudgetLedger) {
+    const store = config.audit.database === undefined ? undefined : openAuditStore(config.audit.database, options.env ?? process.env);
+    try {
+      const replayed = await replayBudgets({ ledger, spool, store, tenant: config.tenant, agent: config.agent, budget: config.budget, nowMs: now(), log });
+      if (replayed > 0) log.info({ calls: replayed }, "budget windows rebuilt from the audit log");
+    } finally {
+      await store?.close().catch(() => undefined);
+    }
+  }
   const shipping = await startAuditShipping(spool, config.audit, { log, metrics, env: options.env ?? process.env });
   audit.onCheckpoint(() => shipping.wake());
   const tracing = startTracingIfConfigured(options);

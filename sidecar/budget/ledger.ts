@@ -152,6 +152,22 @@ export class MemoryBudgetLedger implements BudgetLedger {
     };
   }
 
+  /**
+   * Counts a call made before this ledger existed (start-up replay of recorded decisions), without
+   * checking ceilings. Calls must be replayed in time order, before any live reservation.
+   */
+  replay(requests: readonly BudgetRequest[], cost: number, atMs: number): void {
+    for (const { key, limits } of requests) for (const limit of limits) this.#log(key).totals(limit.window, atMs);
+    const counted = new Set<string>();
+    for (const { key } of requests) {
+      if (counted.has(key)) continue;
+      counted.add(key);
+      const log = this.#log(key);
+      log.add({ at: atMs, cost, released: false });
+      log.compact();
+    }
+  }
+
   usage(key: string, windowSeconds: number, nowMs: number): Usage {
     const log = this.#keys.get(key);
     if (log === undefined) return { calls: 0, cost: 0 };

@@ -15,7 +15,7 @@ export interface BudgetDeps {
 export const agentKey = (tenant: string, agent: string): string => `agent/${tenant}/${agent}`;
 export const tenantKey = (tenant: string): string => `tenant/${tenant}`;
 
-function ceilingLimits(scope: "agent" | "tenant", c: Ceilings | undefined): Limit[] {
+export function ceilingLimits(scope: "agent" | "tenant", c: Ceilings | undefined): Limit[] {
   const limits: Limit[] = [];
   if (c?.calls) limits.push({ code: `budget_${scope}_calls`, kind: "calls", max: c.calls.max, window: c.calls.windowSeconds });
   if (c?.cost) limits.push({ code: `budget_${scope}_cost`, kind: "cost", max: c.cost.max, window: c.cost.windowSeconds });
