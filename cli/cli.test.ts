@@ -5,21 +5,13 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { cliIn, type Run } from "../test/support/cli.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "intentgate-cli-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Run { status: number | null; stdout: string; stderr: string }
-function cli(args: string[], input?: string): Run {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { cwd: dir, encoding: "utf8", input, env: { ...process.env, INTENTGATE_DEBUG: "" } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-function ok(args: string[], input?: string): string {
-  const r = cli(args, input);
-  assert.equal(r.status, 0, `intentgate ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout;
-}
+const { cli, ok } = cliIn(dir);
 function assertOneLineError(r: Run, what: string): void {
   assert.notEqual(r.status, 0, `${what} exits non-zero`);
   assert.equal(r.stderr.endsWith("\n") && r.stderr.trimEnd().split("\n").length, 1, `${what}: one line on stderr, got ${JSON.stringify(r.stderr)}`);

@@ -1,29 +1,19 @@
 // `intentgate memory` as a writer runs it (the real CLI in a child process), and the items it signs
 // presented to a running sidecar.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { ROOT, startGateway } from "../support/gateway.ts";
+import { startGateway } from "../support/gateway.ts";
 import { startRecordingUpstream } from "../support/recording-upstream.ts";
 import { outcomeOf, postRpc, toolCall } from "../support/rpc.ts";
+import { cliIn, type Run } from "../support/cli.ts";
 
-const MAIN = `${ROOT}cli/main.ts`;
 const dir = mkdtempSync(join(tmpdir(), "intentgate-memory-cli-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Run { status: number | null; stdout: string; stderr: string }
-function cli(args: string[], input?: string): Run {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { cwd: dir, encoding: "utf8", input, env: { ...process.env, INTENTGATE_DEBUG: "" } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-function ok(args: string[], input?: string): string {
-  const r = cli(args, input);
-  assert.equal(r.status, 0, `intentgate ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout;
-}
+const { cli, ok } = cliIn(dir);
 function oneLineError(r: Run, status: number, pattern: RegExp): void {
   assert.equal(r.status, status, r.stderr);
   assert.equal(r.stderr.trimEnd().split("\n").length, 1, r.stderr);
