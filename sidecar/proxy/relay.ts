@@ -3,6 +3,7 @@
 import type { ServerResponse } from "node:http";
 import type { Dispatcher } from "undici";
 import { formatSseEvent, SseSplitter, type SseEvent } from "../mcp/sse.ts";
+import { collectLimited } from "./collect.ts";
 import { checkAnswer } from "./answers.ts";
 import { downstreamResponseHeaders } from "./headers.ts";
 import { HttpError, sendJson } from "./http-error.ts";
@@ -125,18 +126,8 @@ export function write(res: ServerResponse, data: string | Uint8Array): Promise<b
   });
 }
 
-async function readLimited(up: Dispatcher.ResponseData, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of up.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) {
-      up.body.destroy();
-      throw upstreamFault(`upstream answer is larger than ${max} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
+function readLimited(up: Dispatcher.ResponseData, max: number): Promise<Buffer> {
+  return collectLimited(up.body, max, () => upstreamFault(`upstream answer is larger than ${max} bytes`));
 }
 
 /** Relays status, headers (less hop-by-hop) and body untouched. */

@@ -153,6 +153,17 @@ describe("strict input handling", () => {
     expectNothingForwarded(before);
   });
 
+  test("a chunked body (no Content-Length) over the size limit is answered 413 and nothing is forwarded", async () => {
+    const before = upstream.requests.length;
+    const body = JSON.stringify(call(1, "read_file", { path: "x".repeat(6000) }));
+    const chunks = [body.slice(0, 3000), body.slice(3000)].map((c) => `${Buffer.byteLength(c).toString(16)}\r\n${c}\r\n`).join("");
+    const raw = `POST /mcp/files HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAuthorization: Bearer ${token}\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}0\r\n\r\n`;
+    const reply = await rawRequest(gw.sidecar.url, raw);
+    assert.match(reply, /^HTTP\/1\.1 413/);
+    assert.match(reply, /body_too_large/);
+    expectNothingForwarded(before);
+  });
+
   test("a request whose body arrives too slowly is cut off and nothing is forwarded", async () => {
     const before = upstream.requests.length;
     const body = JSON.stringify(call(1));
