@@ -17,4 +17,4 @@ log "policies: opa test, rebuild and compare with the committed bundles"; bash s
 log "build bundles"; node scripts/build.ts
 log "tests"
 node --test --test-reporter=spec --test-concurrency=2 \
-  "wire/**/*.test.ts" "cli/**/*.test.ts" "sidecar/**/*.test.ts" "test/**/*.test.ts"
+  "wire/**/*.test.ts" "cli/**/*.test.ts" "sidecar/**/*.test.ts" "controller/**/*.test.ts" "test/**/*.test.ts"
