@@ -30,6 +30,7 @@ import { PolicyStore } from "./policy/store.ts";
 import { replayBudgets } from "./budget/replay.ts";
 import { openAuditStore } from "./audit/store/open.ts";
 import { createProxyHandler } from "./proxy/handler.ts";
+import { HostTable } from "./proxy/hosts.ts";
 import type { AllowedCall } from "./proxy/messages.ts";
 import { Upstream } from "./proxy/upstream.ts";
 import { FileRevocationStore } from "./revocations/file-store.ts";
@@ -184,9 +185,14 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
       log.error({ reason: (error as Error).message, decision_id: call.decisionId }, "outcome record not written");
     });
   };
+  const hosts = HostTable.build(
+    config.upstreams.map((u) => ({ server: u.name, url: u.url, sseUrl: u.sseUrl, hosts: u.hosts })),
+    config.unknownHosts,
+  );
   const handler = createProxyHandler({
     upstreams,
     defaultUpstream,
+    hosts: () => hosts,
     limits: config.limits,
     decide,
     visibleTools,

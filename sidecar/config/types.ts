@@ -25,6 +25,8 @@ export interface UpstreamConfig {
   name: string;
   url: string;
   sseUrl?: string;
+  /** Other authorities (host[:port]) that name this server; the url's own always counts. */
+  hosts?: string[];
   connectTimeoutMs: number;
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
@@ -64,6 +66,8 @@ export interface SidecarConfig {
   revocations?: { file: string; maxStalenessSeconds: number; pollMs: number };
   upstreams: UpstreamConfig[];
   defaultUpstream?: string;
+  /** Forward-proxy requests for undeclared hosts: refused, or passed through unchecked. */
+  unknownHosts?: "refuse" | "passthrough";
   policy: { bundle: string; data?: string; mode: "enforce" | "dryRun" };
   intent: IntentConfig;
   memory: MemoryConfig;

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
 import type { LRUCache } from "lru-cache";
+import { Counter } from "prom-client";
 import type { CallOutcome, ToolCallRequest } from "../decide.ts";
 import { RPC } from "../mcp/jsonrpc.ts";
 import type { SidecarMetrics } from "../observability/metrics.ts";
@@ -15,7 +16,9 @@ import { LegacySessions } from "./legacy.ts";
 import { localOriginRefusal } from "./local-origin.ts";
 import { bearerToken, preparePost, type AllowedCall, type PreparedPost } from "./messages.ts";
 import { pipeThrough, relayAnswer, rewriteEvent, streamEvents } from "./relay.ts";
-import { parseRoute, type Route } from "./route.ts";
+import { HostTable } from "./hosts.ts";
+import { createPassthrough, type Passthrough } from "./passthrough.ts";
+import { parseRoute, resolveTarget, type Route } from "./route.ts";
 import { SessionAnswers } from "./session-answers.ts";
 import type { Upstream } from "./upstream.ts";
 
@@ -30,6 +33,8 @@ export interface ProxyLimits {
 export interface ProxyDeps {
   upstreams: ReadonlyMap<string, Upstream>;
   defaultUpstream: string | undefined;
+  /** The authorities that name each server, read once per request (swapped whole on a new configuration). */
+  hosts?: () => HostTable;
   limits: ProxyLimits;
   decide: (call: ToolCallRequest) => Promise<CallOutcome>;
   visibleTools: ((token: string | undefined, server: string) => (tool: string) => boolean) | undefined;
@@ -185,16 +190,38 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     }
   }
 
+  const hosts = deps.hosts ?? (() => HostTable.empty);
+  const unknownHosts = unknownHostCounter(deps.metrics);
+  let passthrough: Passthrough | undefined;
   return (req, res) => {
     deps.metrics.inflight.inc();
-    const route = parseRoute(req.url ?? "/", deps.defaultUpstream);
+    const target = resolveTarget(req.url ?? "/", { host: req.headers.host, origin: req.headers.origin }, hosts());
+    const route = target.kind === "path" ? parseRoute(target.path, deps.defaultUpstream) : target.kind === "host" ? target.route : undefined;
     const abort = new AbortController();
     res.on("close", () => {
       deps.metrics.inflight.dec();
-      deps.metrics.requests.inc({ route: route?.kind ?? "none", method: req.method ?? "", status: String(res.statusCode) });
+      deps.metrics.requests.inc({ route: route?.kind ?? (target.kind === "passthrough" ? "passthrough" : "none"), method: req.method ?? "", status: String(res.statusCode) });
       if (!res.writableFinished) abort.abort();
     });
-    const foreign = localOriginRefusal(req);
+    const fail = (error: unknown): void => {
+      if (error instanceof HttpError) return sendHttpError(res, error);
+      if (abort.signal.aborted) return;
+      deps.log.error({ err: error }, "request failed");
+      sendHttpError(res, new HttpError(500, "internal_error", "the gateway failed to handle this request", RPC.internal));
+    };
+    if (target.kind === "refused") {
+      if (target.error.reason === "unknown_host") unknownHosts.inc({ action: "refused" });
+      req.resume();
+      return sendHttpError(res, target.error);
+    }
+    if (target.kind === "passthrough") {
+      unknownHosts.inc({ action: "passthrough" });
+      deps.log.warn({ authority: target.authority }, "unknown host passed through unchecked");
+      passthrough ??= createPassthrough();
+      passthrough.forward(req, res, target.authority, target.path, abort.signal).catch(fail);
+      return;
+    }
+    const foreign = target.kind === "path" ? localOriginRefusal(req) : undefined;
     if (foreign !== undefined) {
       req.resume();
       return sendHttpError(res, foreign);
@@ -204,13 +231,14 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       req.resume();
       return sendHttpError(res, new HttpError(404, "unknown_route", "no MCP server is served at this path"));
     }
-    handle(req, res, route, upstream, abort.signal).catch((error: unknown) => {
-      if (error instanceof HttpError) return sendHttpError(res, error);
-      if (abort.signal.aborted) return;
-      deps.log.error({ err: error }, "request failed");
-      sendHttpError(res, new HttpError(500, "internal_error", "the gateway failed to handle this request", RPC.internal));
-    });
+    handle(req, res, route, upstream, abort.signal).catch(fail);
   };
+}
+
+function unknownHostCounter(metrics: SidecarMetrics): Counter<"action"> {
+  const name = "intentgate_unknown_host_requests_total";
+  const existing = metrics.registry.getSingleMetric(name) as Counter<"action"> | undefined;
+  return existing ?? new Counter({ name, help: "Forward-proxy requests for hosts no MCP server declares, by action (refused, passthrough).", labelNames: ["action"], registers: [metrics.registry] });
 }
 
 const seconds = (started: bigint): number => Number(process.hrtime.bigint() - started) / 1e9;
