@@ -1,0 +1,36 @@
+// What the lease service needs to know of a Budget: whose it is, its scope, window and ceilings.
+// The controller resolves it from its Budget informer; a sidecar never says what the ceiling is.
+import { parseDurationSeconds } from "../../wire/duration.ts";
+import type { Budget } from "../api/types.ts";
+
+export interface LeaseBudget {
+  /** "<namespace>/<name>" of the Budget, as in the snapshot's ceilings. */
+  name: string;
+  /** The tenant that owns the Budget's namespace. */
+  tenant: string;
+  scope: "agent" | "tenant";
+  windowSeconds: number;
+  calls?: number | undefined;
+  cost?: number | undefined;
+}
+
+/** Finds a budget by "<namespace>/<name>"; undefined when there is none (or it is invalid). */
+export type BudgetLookup = (name: string) => LeaseBudget | undefined;
+
+export function leaseBudgetOf(budget: Budget, tenant: string): LeaseBudget | undefined {
+  const windowSeconds = parseDurationSeconds(budget.spec.window);
+  if (windowSeconds === undefined || budget.metadata.namespace === undefined) return undefined;
+  return {
+    name: `${budget.metadata.namespace}/${budget.metadata.name}`,
+    tenant,
+    scope: budget.spec.scope,
+    windowSeconds,
+    calls: budget.spec.calls,
+    cost: budget.spec.cost,
+  };
+}
+
+/** The budget key an identity uses: its agent id for agent budgets, its tenant for tenant budgets. */
+export function keyFor(budget: LeaseBudget, who: { tenant: string; agent: string }): string {
+  return budget.scope === "agent" ? who.agent : who.tenant;
+}
