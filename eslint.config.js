@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", "**/*.js", "policies/**/build/"] },
+  { ignores: ["node_modules/", "dist/", "sdk/typescript/dist/", "**/*.js", "policies/**/build/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

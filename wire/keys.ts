@@ -1,42 +1,15 @@
 // Root keys for capability tokens. A key ring holds several live keys, each named by a key id
 // (`kid`), so keys rotate without downtime: mint with the active key, verify with any live one.
 // Tenants never share a key: the key that signs a tenant's tokens is HKDF(master, tenant).
+// Key files are parsed by the SDK's code (sdk/typescript/src/keys.ts); this ring holds node:crypto
+// KeyObjects so the gateway's HMACs stay synchronous and cheap.
 import { createSecretKey, hkdfSync, randomBytes, type KeyObject } from "node:crypto";
-import { decodeBase64url, encodeBase64url } from "./base64url.ts";
+import { encodeBase64url } from "./base64url.ts";
+import { KeyError, keyForTenant, parseKeyFile, SECRET_BYTES, TENANT_KEY_SALT, type KeyFile, type KeyFileEntry, type ParsedKey } from "../sdk/typescript/src/keys.ts";
 
-export const KEY_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
-const TENANT_KEY_SALT = "intentgate.tenant-key.v1";
-const SECRET_BYTES = 32;
+export { KEY_ID_PATTERN, KeyError, type KeyFile, type KeyFileEntry, type KeyScope } from "../sdk/typescript/src/keys.ts";
 
-/** A master key derives every tenant's key; a tenant key is one tenant's derived key alone. */
-export type KeyScope = { kind: "master" } | { kind: "tenant"; tenant: string };
-
-export interface KeyFileEntry {
-  kid: string;
-  scope: "master" | "tenant";
-  tenant?: string;
-  secret: string; // base64url, 32 bytes
-  created_at: string;
-}
-
-export interface KeyFile {
-  version: 1;
-  active: string;
-  keys: KeyFileEntry[];
-}
-
-export class KeyError extends Error {
-  readonly code: "bad_key_file" | "unknown_kid" | "wrong_tenant";
-  constructor(code: "bad_key_file" | "unknown_kid" | "wrong_tenant", message: string) {
-    super(message);
-    this.code = code;
-  }
-}
-
-interface LiveKey {
-  kid: string;
-  scope: KeyScope;
-  secret: Buffer;
+interface LiveKey extends ParsedKey {
   tenantKeys: Map<string, KeyObject>;
 }
 
@@ -56,29 +29,9 @@ export class KeyRing {
 
   /** Validates a parsed key file; every problem is a KeyError with a clear message. */
   static fromFile(file: unknown): KeyRing {
-    const fail = (message: string): never => {
-      throw new KeyError("bad_key_file", message);
-    };
-    if (typeof file !== "object" || file === null) fail("key file must be a JSON object");
-    const f = file as Partial<KeyFile>;
-    if (f.version !== 1) fail("key file version must be 1");
-    if (!Array.isArray(f.keys) || f.keys.length === 0) fail("key file has no keys");
-    const keys = new Map<string, LiveKey>();
-    for (const [i, entry] of (f.keys as KeyFileEntry[]).entries()) {
-      if (typeof entry !== "object" || entry === null) fail(`keys[${i}] must be an object`);
-      if (typeof entry.kid !== "string" || !KEY_ID_PATTERN.test(entry.kid)) fail(`keys[${i}].kid is not a valid key id`);
-      if (keys.has(entry.kid)) fail(`keys[${i}].kid "${entry.kid}" appears twice`);
-      const secret = typeof entry.secret === "string" ? decodeBase64url(entry.secret) : undefined;
-      if (secret?.length !== SECRET_BYTES) fail(`keys[${i}].secret must be ${SECRET_BYTES} bytes of base64url`);
-      let scope: KeyScope;
-      if (entry.scope === "master") scope = { kind: "master" };
-      else if (entry.scope === "tenant" && typeof entry.tenant === "string" && entry.tenant !== "") {
-        scope = { kind: "tenant", tenant: entry.tenant };
-      } else scope = fail(`keys[${i}].scope must be "master" or "tenant" with a tenant`);
-      keys.set(entry.kid, { kid: entry.kid, scope, secret: secret as Buffer, tenantKeys: new Map() });
-    }
-    if (typeof f.active !== "string" || !keys.has(f.active)) fail("key file's active kid is not one of its keys");
-    return new KeyRing(f.active as string, keys);
+    const parsed = parseKeyFile(file);
+    const keys = new Map<string, LiveKey>(parsed.keys.map((k) => [k.kid, { ...k, tenantKeys: new Map() }]));
+    return new KeyRing(parsed.active, keys);
   }
 
   static generateFile(kid: string = newKeyId(), now = new Date()): KeyFile {
@@ -91,14 +44,10 @@ export class KeyRing {
 
   /** The HMAC key for a tenant under a kid, built once and kept. */
   tenantKey(kid: string, tenant: string): KeyObject {
-    const key = this.#keys.get(kid);
-    if (key === undefined) throw new KeyError("unknown_kid", `no live key has kid "${kid}"`);
+    const key = keyForTenant(this.#keys, kid, tenant) as LiveKey;
     let object = key.tenantKeys.get(tenant);
     if (object !== undefined) return object;
     if (key.scope.kind === "tenant") {
-      if (key.scope.tenant !== tenant) {
-        throw new KeyError("wrong_tenant", `key "${kid}" belongs to tenant "${key.scope.tenant}", not "${tenant}"`);
-      }
       object = createSecretKey(key.secret);
     } else {
       object = createSecretKey(deriveTenantSecret(key.secret, tenant));

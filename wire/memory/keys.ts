@@ -3,26 +3,19 @@
 // a salt of its own and the writer's name as info. So writer keys live in the capability tokens'
 // trust boundary: whoever holds the key ring (minting side, the tenant's sidecar) can derive them,
 // and an agent, which holds neither, cannot sign memory. A writer can be handed a file with only
-// its own private key; verification needs only public keys.
+// its own private key; verification needs only public keys. The derivation and the key file format are
+// the SDK's too (sdk/typescript/src/memory/writer.ts); here the keys are node:crypto KeyObjects.
 import { createPrivateKey, createPublicKey, hkdfSync, type KeyObject } from "node:crypto";
-import { decodeBase64url, encodeBase64url } from "../base64url.ts";
-import { KEY_ID_PATTERN, KeyError, type KeyRing } from "../keys.ts";
-import { MEMORY_TENANT_MAX, MEMORY_WRITER_PATTERN } from "./item.ts";
+import { encodeBase64url } from "../base64url.ts";
+import { KeyError, type KeyRing } from "../keys.ts";
+import { MEMORY_WRITER_PATTERN } from "./item.ts";
+import { MemoryKeyError, parseWriterKeyFile, WRITER_KEY_FILE_KIND, WRITER_KEY_SALT, type WriterKeyFile } from "../../sdk/typescript/src/memory/writer.ts";
 
-export const WRITER_KEY_SALT = "intentgate.memory-writer.v1";
-export const WRITER_KEY_FILE_KIND = "intentgate.memory-writer-key";
+export { MemoryKeyError, WRITER_KEY_FILE_KIND, WRITER_KEY_SALT, type WriterKeyFile } from "../../sdk/typescript/src/memory/writer.ts";
 
 // RFC 8410: PKCS#8 and SPKI wrappers around a raw 32-byte Ed25519 seed / public key.
 const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
 const SPKI_ED25519_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
-
-export class MemoryKeyError extends Error {
-  readonly code: "bad_writer_key_file" | "bad_writer";
-  constructor(code: "bad_writer_key_file" | "bad_writer", message: string) {
-    super(message);
-    this.code = code;
-  }
-}
 
 /** The 32-byte Ed25519 seed of a writer, from the tenant's key under one kid. */
 export function deriveWriterSeed(tenantKey: KeyObject, writer: string): Buffer {
@@ -48,18 +41,6 @@ export interface MemoryKeyLookup {
   publicKey(kid: string, tenant: string, writer: string): KeyObject | undefined;
 }
 
-export interface WriterKeyFile {
-  version: 1;
-  kind: typeof WRITER_KEY_FILE_KIND;
-  tenant: string;
-  writer: string;
-  kid: string;
-  /** base64url raw Ed25519 public key (32 bytes). */
-  public_key: string;
-  /** base64url Ed25519 seed (32 bytes); absent in a public-only file. */
-  private_key?: string;
-}
-
 /** One writer's key under one kid: the private half when this holder may sign, the public half always. */
 export class WriterKey {
   readonly tenant: string;
@@ -83,25 +64,12 @@ export class WriterKey {
   }
 
   static fromFile(value: unknown): WriterKey {
-    const fail = (message: string): never => {
-      throw new MemoryKeyError("bad_writer_key_file", message);
-    };
-    if (typeof value !== "object" || value === null || Array.isArray(value)) fail("writer key file must be a JSON object");
-    const f = value as Partial<WriterKeyFile>;
-    if (f.version !== 1 || f.kind !== WRITER_KEY_FILE_KIND) fail(`writer key file needs version 1 and kind "${WRITER_KEY_FILE_KIND}"`);
-    if (typeof f.tenant !== "string" || f.tenant === "" || f.tenant.length > MEMORY_TENANT_MAX) fail("writer key file: tenant is invalid");
-    if (typeof f.writer !== "string" || !MEMORY_WRITER_PATTERN.test(f.writer)) fail("writer key file: writer is invalid");
-    if (typeof f.kid !== "string" || !KEY_ID_PATTERN.test(f.kid)) fail("writer key file: kid is invalid");
-    const pub = typeof f.public_key === "string" ? decodeBase64url(f.public_key) : undefined;
-    if (pub?.length !== 32) fail("writer key file: public_key must be 32 bytes of base64url");
-    let privateKey: KeyObject | undefined;
-    if (f.private_key !== undefined) {
-      const seed = typeof f.private_key === "string" ? decodeBase64url(f.private_key) : undefined;
-      if (seed?.length !== 32) fail("writer key file: private_key must be 32 bytes of base64url");
-      privateKey = ed25519PrivateKeyFromSeed(seed as Buffer);
-      if (!rawPublicKey(createPublicKey(privateKey)).equals(pub as Buffer)) fail("writer key file: public_key does not belong to private_key");
+    const f = parseWriterKeyFile(value);
+    const privateKey = f.seed === undefined ? undefined : ed25519PrivateKeyFromSeed(f.seed);
+    if (privateKey !== undefined && Buffer.compare(rawPublicKey(createPublicKey(privateKey)), f.publicKey) !== 0) {
+      throw new MemoryKeyError("bad_writer_key_file", "writer key file: public_key does not belong to private_key");
     }
-    return new WriterKey(f.tenant as string, f.writer as string, f.kid as string, ed25519PublicKeyFromRaw(pub as Buffer), privateKey);
+    return new WriterKey(f.tenant, f.writer, f.kid, ed25519PublicKeyFromRaw(f.publicKey), privateKey);
   }
 
   get canSign(): boolean {
