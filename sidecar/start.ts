@@ -19,6 +19,7 @@ import { createIntentCheck } from "./checks/intent.ts";
 import { createMemoryCheck } from "./checks/memory.ts";
 import { createPipeline } from "./checks/pipeline.ts";
 import { createPolicyCheck } from "./checks/policy.ts";
+import type { Check } from "./checks/types.ts";
 import type { SidecarConfig } from "./config/types.ts";
 import { createDecider } from "./decide.ts";
 import { buildIntent } from "./intent/build.ts";
@@ -55,6 +56,8 @@ export interface StartOptions {
    * (the OpenTelemetry SDK reads its exporter settings from process.env, not from `env`).
    */
   tracing?: { spanProcessors: SpanProcessors };
+  /** Replaces the local budget check (e.g. the lease-based one); its owner closes it. */
+  budgetCheck?: Check;
 }
 
 export async function startSidecar(config: SidecarConfig, options: StartOptions): Promise<SidecarHandle> {
@@ -137,7 +140,7 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
         : []),
       createIntentCheck(intent.deps),
       createPolicyCheck({ current: () => policies.current(), mode: config.policy.mode, ledger, budget: config.budget, costOf }),
-      createBudgetCheck({ ledger, agent: config.budget.agent, tenant: config.budget.tenant, costs: config.budget.costs }),
+      options.budgetCheck ?? createBudgetCheck({ ledger, agent: config.budget.agent, tenant: config.budget.tenant, costs: config.budget.costs }),
     ],
     { observe: (stage, outcome, s) => metrics.observeCheck(stage, outcome, s) },
     tracing?.tracer,
