@@ -1,5 +1,7 @@
 // The custom resources' shapes (group intentgate.dev, version v1alpha1). The CRD schemas in crds/ are
-// the source of truth the API server enforces; these types mirror them for the controller's code.
+// the source of truth the API server enforces (docs/kubernetes/crd-reference.md lists every rule); these
+// types mirror them for the controller's code. Fields the CRDs default are still optional here: objects
+// stored before a default existed, or built in tests, may lack them.
 //
 // Model: a Tenant is cluster-scoped and owns namespaces; every other kind is namespaced and belongs to
 // the tenant that owns its namespace. An agent is a service account, named "<namespace>/<serviceaccount>".
@@ -84,11 +86,11 @@ export interface TenantStatus extends CommonStatus {
 export interface ToolPolicySpec {
   agents?: AgentSelector;
   mode: "enforce" | "dryRun";
-  /** Rego modules by file name (e.g. "policy.rego"); package intentgate.<anything>, entrypoint `decision`. */
+  /** Rego modules by relative file name ending in .rego (at least one); Rego v1, package intentgate. */
   modules: Record<string, string>;
   /** JSON data document, as an object. */
   data?: Record<string, unknown>;
-  /** Entrypoint; default "intentgate/decision". */
+  /** Entrypoint, a path under package intentgate; default "intentgate/decision". */
   entrypoint?: string;
 }
 export interface ToolPolicyStatus extends CommonStatus {
@@ -104,13 +106,15 @@ export interface CapabilityGrantSpec {
   agents: AgentSelector;
   /** The caveats minted into each agent's token (wire/token caveat objects, minus the agent caveat, which is added). */
   caveats: Array<Record<string, unknown>>;
-  /** Lifetime of each minted token; rotated at 2/3 of it. Default "24h". */
+  /** Lifetime of each minted token, 5m to 90d; rotated at 2/3 of it. Default "24h". */
   ttl?: string;
   /** Secret name (in the grant's namespace) per service account: "<secretPrefix>-<serviceaccount>", key "token". */
   secretPrefix?: string;
 }
 export interface CapabilityGrantStatus extends CommonStatus {
   tokens?: Array<{ serviceAccount: string; secret: string; tokenId: string; expiresAt: string }>;
+  /** tokens.length, for the Tokens printer column (kubectl cannot count a list). */
+  tokenCount?: number;
 }
 
 // --- Budget ---
@@ -118,7 +122,7 @@ export interface BudgetSpec {
   /** "agent": each selected agent has its own ceiling; "tenant": the whole tenant shares one. */
   scope: "agent" | "tenant";
   agents?: AgentSelector;
-  window: string; // duration, e.g. "1h"
+  window: string; // duration with a unit, 1s to 31d, e.g. "90s", "1h", "7d"
   calls?: number;
   cost?: number;
   /** Cost per call by "server.tool" (glob allowed); default 1. */
@@ -137,15 +141,17 @@ export interface TokenRevocationSpec {
 
 // --- McpServer ---
 export interface McpServerSpec {
-  /** Upstream URL, http or https. */
+  /** Upstream Streamable HTTP URL, http or https. The McpServer's name (1-63 of a-z 0-9 -) is the server in server.tool. */
   url: string;
+  /** The server's legacy HTTP+SSE endpoint, if it has one. */
+  sseUrl?: string;
   /** Other authorities (host[:port]) agents use for this server in redirect mode. */
   hosts?: string[];
   /** Headers added upstream from a Secret in the same namespace: header name -> key in the Secret. */
   credentials?: { secretName: string; headers: Record<string, string> };
   /** Only these tools are callable (globs); empty or absent = all. */
   allowedTools?: string[];
-  /** Tool definitions pinned by sha256 of their canonical JSON; a changed definition is refused. */
+  /** Tool name -> "sha256:<hex>" of the definition's canonical JSON; a changed definition is refused. */
   pinnedTools?: Record<string, string>;
 }
 
