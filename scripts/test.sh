@@ -9,6 +9,7 @@ ensure_node
 ensure_deps "$ROOT"
 ensure_opa
 ensure_postgres
+ensure_iptables
 ensure_kube
 cd "$ROOT"
 

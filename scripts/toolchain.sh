@@ -52,6 +52,16 @@ ensure_postgres() {
   export INTENTGATE_PG_BIN="$bin"
 }
 
+# iptables from Debian's packages, for the redirect interception test (network namespaces, as root).
+ensure_iptables() {
+  if ! command -v iptables >/dev/null 2>&1; then
+    log "installing iptables from Debian's packages"
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq iptables >&2
+  fi
+}
+
 # kube-apiserver, kubectl and etcd built from the Go module proxy (no release downloads here).
 # k8s.io/kubernetes cannot be `go install`ed because of its replace directives, so a throw-away
 # module replaces each staging module with its published version. 10-20 min cold, seconds warm.

@@ -53,7 +53,7 @@ function buildServer(calls: ReceivedCall[]): McpServer {
   return server;
 }
 
-export async function startDemoServer(options: { port?: number; jsonResponse?: boolean } = {}): Promise<DemoServer> {
+export async function startDemoServer(options: { port?: number; host?: string; jsonResponse?: boolean } = {}): Promise<DemoServer> {
   const calls: ReceivedCall[] = [];
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   const legacy = new Map<string, SSEServerTransport>();
@@ -106,11 +106,12 @@ export async function startDemoServer(options: { port?: number; jsonResponse?: b
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
-  await new Promise<void>((resolve) => http.listen(options.port ?? 0, "127.0.0.1", resolve));
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve) => http.listen(options.port ?? 0, host, resolve));
   const { port } = http.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/mcp`,
-    sseUrl: `http://127.0.0.1:${port}/sse`,
+    url: `http://${host}:${port}/mcp`,
+    sseUrl: `http://${host}:${port}/sse`,
     calls,
     async close() {
       for (const t of sessions.values()) await t.close().catch(() => undefined);
@@ -123,6 +124,6 @@ export async function startDemoServer(options: { port?: number; jsonResponse?: b
 
 if (import.meta.main) {
   const port = Number(process.env["PORT"] ?? 3001);
-  const demo = await startDemoServer({ port });
+  const demo = await startDemoServer({ port, ...(process.env["HOST"] ? { host: process.env["HOST"] } : {}) });
   process.stdout.write(`demo MCP server at ${demo.url} (legacy SSE at ${demo.sseUrl})\n`);
 }
