@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseAllDocuments, stringify } from "yaml";
 import { REFERENCE_PATH, renderCrdReference } from "../../scripts/crd-docs.ts";
+import { CustomObjectsApi } from "@kubernetes/client-node";
 import { startKube, type TestKube } from "../support/kube.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -224,6 +225,51 @@ describe("CRDs on a real kube-apiserver", () => {
         const result = await kube.tryKubectl(["apply", "--dry-run=server", "-f", "-"], { input: stringify(manifest) });
         assert.equal(result.code, 0, `${base}: ${result.stderr}`);
       }
+    });
+  });
+
+  // The harness itself, which the controller's suites build on.
+  describe("the harness", () => {
+    test("@kubernetes/client-node reads the custom resources with the harness's kubeconfig", async () => {
+      const api = kube.kubeConfig().makeApiClient(CustomObjectsApi);
+      const list = (await api.listNamespacedCustomObject({ group: "intentgate.dev", version: "v1alpha1", namespace: NS, plural: "mcpservers" })) as any;
+      assert.deepEqual(list.items.map((i: any) => i.metadata.name).sort(), ["files", "payments"]);
+    });
+
+    test("a static-token user has only the rights RBAC gives it", async () => {
+      await kube.addUser("policy-viewer", ["intentgate:viewers"]);
+      const forbidden = await kube.tryKubectl(["get", "toolpolicies", "-n", NS], { user: "policy-viewer" });
+      assert.notEqual(forbidden.code, 0);
+      assert.match(forbidden.stderr, /User "policy-viewer" cannot list resource "toolpolicies"/);
+      await kube.kubectl(["create", "role", "view-policies", "-n", NS, "--verb=get,list,watch", "--resource=toolpolicies.intentgate.dev"]);
+      await kube.kubectl(["create", "rolebinding", "view-policies", "-n", NS, "--role=view-policies", "--group=intentgate:viewers"]);
+      assert.match(await kube.kubectl(["get", "toolpolicies", "-n", NS, "-o", "name"], { user: "policy-viewer" }), /toolpolicy.intentgate.dev\/finance/);
+      const write = await kube.tryKubectl(["delete", "toolpolicy", "finance", "-n", NS], { user: "policy-viewer" });
+      assert.notEqual(write.code, 0);
+      assert.match(write.stderr, /cannot delete resource "toolpolicies"/);
+      const unknown = await kube.tryKubectl(["get", "toolpolicies", "-n", NS, "--token=not-a-token"]);
+      assert.notEqual(unknown.code, 0);
+      assert.match(unknown.stderr, /Unauthorized/);
+    });
+
+    test("the API server stops and starts again with etcd's data", async () => {
+      await kube.stop();
+      const down = await kube.tryKubectl(["get", "tenants", "--request-timeout=2s"]);
+      assert.notEqual(down.code, 0);
+      await kube.start();
+      assert.match(await kube.kubectl(["get", "tenants", "-o", "name"]), /^tenant.intentgate.dev\/acme$/m);
+    });
+
+    test("service-account tokens are issued and verified (TokenRequest, TokenReview)", async () => {
+      await kube.kubectl(["create", "serviceaccount", "payments-agent", "-n", NS]);
+      const token = (await kube.kubectl(["create", "token", "payments-agent", "-n", NS, "--audience=intentgate"])).trim();
+      const review = { apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: { token, audiences: ["intentgate"] } };
+      const answer = JSON.parse(await kube.kubectl(["create", "-o", "json", "-f", "-"], { input: JSON.stringify(review) }));
+      assert.equal(answer.status.authenticated, true);
+      assert.equal(answer.status.user.username, `system:serviceaccount:${NS}:payments-agent`);
+      const forged = { ...review, spec: { token: token.slice(0, -4) + "AAAA", audiences: ["intentgate"] } };
+      const refused = JSON.parse(await kube.kubectl(["create", "-o", "json", "-f", "-"], { input: JSON.stringify(forged) }));
+      assert.notEqual(refused.status.authenticated, true);
     });
   });
 });

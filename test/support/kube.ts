@@ -76,11 +76,19 @@ export function kubeBin(): string {
   return dir;
 }
 
-// Children of every harness, killed if the test process exits without destroy().
+// Children of every harness, killed if the test process exits or is signalled without destroy(), so no
+// etcd or API server outlives its test file.
 const running = new Set<ChildProcess>();
-process.once("exit", () => {
+const killAll = (): void => {
   for (const child of running) child.kill("SIGKILL");
-});
+};
+process.once("exit", killAll);
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.once(signal, () => {
+    killAll();
+    process.kill(process.pid, signal); // the handler was once: this ends the process as the signal would have
+  });
+}
 
 function launch(bin: string, args: string[], log: string): ChildProcess {
   const out = openLog(log);
