@@ -1,0 +1,168 @@
+// The lease-based budget check against a real lease service (real PostgreSQL, real HTTP, the real
+// client): exact under concurrency with one slice request per key in flight, the controller's
+// refusals, fail-closed when it is away, slices given back before expiry and on close, the token
+// file re-read on every request.
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import type { SnapshotCeiling } from "../../wire/snapshot.ts";
+import { startLeaseServer, type LeaseServer } from "../../test/support/lease-server.ts";
+import { MemoryBudgetLedger } from "../budget/ledger.ts";
+import { LeaseClient } from "../budget/lease-client.ts";
+import { createLeaseBudgetCheck, type LeaseBudgetDeps, type LeasePort } from "./lease-budget.ts";
+import type { CallContext } from "./types.ts";
+
+const AGENT = "team-a/bot";
+const who = { tenant: "acme", agent: AGENT };
+const dir = mkdtempSync(join(tmpdir(), "intentgate-lease-check-"));
+let leases: LeaseServer;
+let tokenFile: string;
+
+before(async () => {
+  leases = await startLeaseServer(
+    [
+      { name: "team-a/calls", tenant: "acme", scope: "agent", windowSeconds: 3600, calls: 30 },
+      { name: "team-a/few", tenant: "acme", scope: "agent", windowSeconds: 3600, calls: 3 },
+      { name: "team-a/spend", tenant: "acme", scope: "tenant", windowSeconds: 3600, cost: 10 },
+      { name: "team-a/returns", tenant: "acme", scope: "agent", windowSeconds: 3600, calls: 100 },
+      { name: "team-a/short", tenant: "acme", scope: "agent", windowSeconds: 3600, calls: 100 },
+    ],
+    { leaseSeconds: 1 },
+  );
+  tokenFile = leases.tokenFile(dir, who);
+});
+after(() => leases.close());
+
+let calls = 0;
+const call = (name = "files.read_file"): CallContext => ({
+  decisionId: `d${++calls}`,
+  now: Date.now(),
+  tenant: "acme",
+  agent: AGENT,
+  server: name.split(".")[0] as string,
+  tool: name.split(".")[1] as string,
+  name,
+  arguments: {},
+  token: undefined,
+  prompt: undefined,
+});
+const ceiling = (budget: string, scope: "agent" | "tenant", limits: Partial<SnapshotCeiling>): SnapshotCeiling => ({ budget, scope, windowSeconds: 3600, ...limits });
+
+function check(ceilings: SnapshotCeiling[], leasePort: LeasePort, extra: Partial<LeaseBudgetDeps> = {}) {
+  return createLeaseBudgetCheck({ leases: leasePort, ceilings: () => ceilings, ledger: new MemoryBudgetLedger(), ...extra });
+}
+const codeOf = (v: { ok: boolean; code?: string }): string => (v.ok ? "allowed" : (v.code as string));
+
+test("concurrent calls: exactly the ceiling allowed, and one slice request per key in flight", async () => {
+  const client = new LeaseClient({ url: leases.url, tokenFile });
+  let inFlight = 0;
+  let most = 0;
+  let asked = 0;
+  const counting: LeasePort = {
+    async grant(ask) {
+      asked++;
+      most = Math.max(most, ++inFlight);
+      try {
+        return await client.grant(ask);
+      } finally {
+        inFlight--;
+      }
+    },
+    giveBack: (id, used) => client.giveBack(id, used),
+  };
+  const c = check([ceiling("team-a/calls", "agent", { calls: 30 })], counting, { sliceCalls: 4 });
+  const verdicts = await Promise.all(Array.from({ length: 50 }, async () => c.run(call())));
+  const codes = verdicts.map(codeOf);
+  assert.equal(codes.filter((x) => x === "allowed").length, 30);
+  assert.equal(codes.filter((x) => x === "budget_agent_calls").length, 20);
+  assert.equal(most, 1);
+  assert.ok(asked < 20, `${asked} slice requests for 30 calls`);
+  await c.close();
+  assert.equal((await leases.service.usage("team-a/calls", AGENT)).calls, 30);
+  await client.close();
+});
+
+test("the controller's refusals keep their codes; a refused call gives back what it took from other budgets", async () => {
+  const client = new LeaseClient({ url: leases.url, tokenFile });
+  const ceilings = [ceiling("team-a/few", "agent", { calls: 3 }), ceiling("team-a/spend", "tenant", { cost: 10, costs: { "payments.*": 4 } })];
+  const c = check(ceilings, client);
+  const outcomes = [];
+  for (let i = 0; i < 3; i++) outcomes.push(codeOf(await c.run(call("payments.transfer"))));
+  // The third call took the agent's third call before the tenant refused it, and gave it back.
+  outcomes.push(codeOf(await c.run(call("files.read_file"))));
+  outcomes.push(codeOf(await c.run(call("files.read_file"))));
+  assert.deepEqual(outcomes, ["allowed", "allowed", "budget_tenant_cost", "allowed", "budget_agent_calls"]);
+  await c.close();
+  assert.deepEqual(await leases.service.usage("team-a/few", AGENT), { calls: 3, cost: 3 }); // its own cost table: 1 a call
+  assert.deepEqual(await leases.service.usage("team-a/spend", "acme"), { calls: 3, cost: 9 });
+  await client.close();
+});
+
+test("the controller away: local slices still serve, then calls are refused with budget_unavailable", async () => {
+  const client = new LeaseClient({ url: leases.url, tokenFile, timeoutMs: 500 });
+  const c = check([ceiling("team-a/returns", "agent", { calls: 100 })], client, { sliceCalls: 2, useFor: 0.9 });
+  assert.equal(codeOf(await c.run(call())), "allowed");
+  await leases.pause();
+  try {
+    assert.equal(codeOf(await c.run(call())), "allowed"); // the slice's second call
+    const refused = await c.run(call());
+    assert.equal(codeOf(refused), "budget_unavailable");
+  } finally {
+    await leases.resume();
+  }
+  assert.equal(codeOf(await c.run(call())), "allowed");
+  await c.close();
+  await client.close();
+});
+
+test("slices go back before their lease expires, counting what was used; the token file is read per request", async () => {
+  const client = new LeaseClient({ url: leases.url, tokenFile });
+  const c = check([ceiling("team-a/short", "agent", { calls: 100 })], client, { sliceCalls: 10, useFor: 0.5 });
+  for (let i = 0; i < 3; i++) assert.equal(codeOf(await c.run(call())), "allowed");
+  assert.equal((await leases.service.usage("team-a/short", AGENT)).calls, 10);
+  const rotated = leases.tokenFile(dir, who, "rotated-token");
+  assert.equal(rotated, tokenFile);
+  await new Promise((r) => setTimeout(r, 800)); // past half the 1 s lease: given back
+  assert.equal((await leases.service.usage("team-a/short", AGENT)).calls, 3);
+  assert.equal(leases.seen.at(-1), "rotated-token");
+  const released = call();
+  assert.equal(codeOf(await c.run(released)), "allowed");
+  released.reservation?.release(); // e.g. the audit record could not be written
+  await c.close();
+  assert.equal((await leases.service.usage("team-a/short", AGENT)).calls, 3);
+  await client.close();
+});
+
+test("an unreadable token file or an unknown identity fails closed", async () => {
+  const missing = new LeaseClient({ url: leases.url, tokenFile: join(dir, "nope") });
+  const c1 = check([ceiling("team-a/returns", "agent", { calls: 100 })], missing);
+  assert.equal(codeOf(await c1.run(call())), "budget_unavailable");
+  await c1.close();
+  await missing.close();
+  const forged = join(dir, "forged");
+  writeFileSync(forged, "forged-token");
+  const stranger = new LeaseClient({ url: leases.url, tokenFile: forged });
+  const c2 = check([ceiling("team-a/returns", "agent", { calls: 100 })], stranger);
+  const verdict = await c2.run(call());
+  assert.equal(codeOf(verdict), "budget_unavailable");
+  assert.match(verdict.ok ? "" : verdict.message, /unauthenticated/);
+  await c2.close();
+  await stranger.close();
+});
+
+test("the token's own ceilings stay in the local ledger", async () => {
+  const client = new LeaseClient({ url: leases.url, tokenFile });
+  const c = check([], client);
+  const withToken = (): CallContext => {
+    const ctx = call();
+    ctx.verified = { header: {} as never, effective: { budgets: [{ kind: "calls", max: 2, window: null, scope: "tok-1" }] } as never };
+    return ctx;
+  };
+  const outcomes = [];
+  for (let i = 0; i < 3; i++) outcomes.push(codeOf(await c.run(withToken())));
+  assert.deepEqual(outcomes, ["allowed", "allowed", "budget_token_calls"]);
+  await c.close();
+  await client.close();
+});

@@ -1,0 +1,124 @@
+// Check 4 in Kubernetes mode: budgets kept exact across replicas with leases. For every ceiling of
+// the snapshot that applies to the call, the call takes one call (and its cost) from a local slice
+// of the budget key; when no slice can serve it, one request for a new slice goes to the controller
+// while other calls for that key wait on it. The controller's refusal refuses with the same codes as
+// the local ledger; a controller that cannot be reached, with no slice left, refuses with
+// budget_unavailable (fail closed). Slices are given back when they run dry, before they expire and
+// on close. The token's own ceilings stay in the local ledger.
+import { randomUUID } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import type { SnapshotCeiling } from "../../wire/snapshot.ts";
+import type { BudgetLedger, BudgetRequest, Limit } from "../budget/ledger.ts";
+import type { SliceAnswer, SliceAsk } from "../budget/lease-client.ts";
+import { createCostTable } from "./budget.ts";
+import { ALLOW, block, type CallContext, type Check, type Verdict } from "./types.ts";
+import { KeySlices, type Refill, type Taken } from "./lease-slices.ts";
+
+/** The controller's lease API, as the check uses it (LeaseClient in production). */
+export interface LeasePort {
+  grant(ask: SliceAsk): Promise<SliceAnswer>;
+  giveBack(id: string, used: { calls: number; cost: number }): Promise<void>;
+}
+
+export interface LeaseBudgetDeps {
+  leases: LeasePort;
+  /** The current snapshot's ceilings, read on every call (snapshots are swapped atomically). */
+  ceilings: () => readonly SnapshotCeiling[];
+  /** The token's own ceilings are counted here, per process, as in standalone mode. */
+  ledger: BudgetLedger;
+  /** This process, as the controller counts holders for fair shares. Default: a random id. */
+  holder?: string;
+  /** Calls asked for per slice (the controller may give fewer). Default 20. */
+  sliceCalls?: number;
+  /** Share of a lease's life after which the slice is given back. Default 0.8. */
+  useFor?: number;
+  /** Milliseconds, monotonic. */
+  clock?: () => number;
+  /** Failures to give a slice back (the controller then counts the slice in full). */
+  onReturnError?: (error: Error) => void;
+}
+
+export interface LeaseBudgetCheck extends Check {
+  /** Gives every slice back; later calls are refused with budget_unavailable. */
+  close(): Promise<void>;
+}
+
+export function createLeaseBudgetCheck(deps: LeaseBudgetDeps): LeaseBudgetCheck {
+  const holder = deps.holder ?? randomUUID();
+  const refill: Refill = {
+    leases: deps.leases,
+    holder,
+    sliceCalls: deps.sliceCalls ?? 20,
+    useFor: deps.useFor ?? 0.8,
+    clock: deps.clock ?? (() => performance.now()),
+    onReturnError: deps.onReturnError ?? (() => undefined),
+  };
+  const keys = new Map<string, KeySlices>();
+  const costTables = new WeakMap<SnapshotCeiling, (name: string) => number>();
+  let closed = false;
+
+  const costOf = (ceiling: SnapshotCeiling, name: string): number => {
+    let table = costTables.get(ceiling);
+    if (table === undefined) costTables.set(ceiling, (table = createCostTable(ceiling.costs)));
+    return table(name);
+  };
+  const slicesOf = (budget: string, key: string): KeySlices => {
+    const id = `${budget}\n${key}`;
+    let slices = keys.get(id);
+    if (slices === undefined) keys.set(id, (slices = new KeySlices(budget, key, refill)));
+    return slices;
+  };
+
+  return {
+    stage: "budget",
+    async run(ctx: CallContext): Promise<Verdict> {
+      const token = tokenRequests(ctx);
+      let reservation: { release(): void } | undefined;
+      if (token.length > 0) {
+        const reserved = deps.ledger.reserve(token, ctx.cost ?? 1, ctx.now);
+        if (!reserved.ok) return block(reserved.code, reserved.message);
+        reservation = reserved;
+      }
+      const taken: Taken[] = [];
+      const undo = (): void => {
+        for (const t of taken) t.release();
+        reservation?.release();
+      };
+      for (const ceiling of deps.ceilings()) {
+        if (ceiling.calls === undefined && ceiling.cost === undefined) continue;
+        if (closed) {
+          undo();
+          return block("budget_unavailable", "the budget check is closed");
+        }
+        const key = ceiling.scope === "agent" ? ctx.agent : ctx.tenant;
+        const result = await slicesOf(ceiling.budget, key).take(costOf(ceiling, ctx.name));
+        if (!result.ok) {
+          undo();
+          return block(result.code, result.message);
+        }
+        taken.push(result);
+      }
+      ctx.cost ??= 1;
+      ctx.reservation = { release: undo };
+      return ALLOW;
+    },
+    async close() {
+      closed = true;
+      await Promise.all([...keys.values()].map((k) => k.close()));
+    },
+  };
+}
+
+/** The token's own ceilings, keyed by the hop that added each, as the local budget check keys them. */
+function tokenRequests(ctx: CallContext): BudgetRequest[] {
+  const requests: BudgetRequest[] = [];
+  for (const ceiling of ctx.verified?.effective.budgets ?? []) {
+    const window = ceiling.window ?? Infinity;
+    const limit: Limit =
+      ceiling.kind === "cost"
+        ? { code: "budget_token_cost", kind: "cost", max: ceiling.max, window }
+        : { code: `budget_token_${ceiling.kind}`, kind: "calls", max: ceiling.max, window };
+    requests.push({ key: `token/${ceiling.scope}/${ceiling.kind}/${window}`, limits: [limit] });
+  }
+  return requests;
+}
