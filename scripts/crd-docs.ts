@@ -85,8 +85,10 @@ function typeOf(s: Schema): string {
 }
 
 function ruleText(r: Rule): string {
-  const message = r.message ?? (r.messageExpression ? `(computed) ${r.messageExpression}` : r.rule);
-  return `${message} [CEL: ${code(r.rule)}]`;
+  if (r.message === undefined && r.messageExpression !== undefined) {
+    return `message computed by ${code(r.messageExpression)} [CEL: ${code(r.rule)}]`;
+  }
+  return `${r.message ?? "invalid"} [CEL: ${code(r.rule)}]`;
 }
 
 function constraints(s: Schema): string[] {
@@ -131,11 +133,14 @@ function rows(schema: Schema, path: string, out: Row[]): Row[] {
 function descend(schema: Schema, path: string, out: Row[]): void {
   if (schema.properties) rows(schema, path, out);
   const inner = schema.items ?? schema.additionalProperties;
-  if (inner?.properties) rows(inner, path + (schema.items ? "[]" : "{}"), out);
-  else if (inner && (inner["x-kubernetes-validations"] || inner.enum || inner.pattern)) {
-    // Constraints that sit on the list items or map values, not on the list or map itself.
-    out.push({ path: path + (schema.items ? "[]" : "{}"), schema: inner, required: false });
+  if (inner === undefined) return;
+  const innerPath = path + (schema.items ? "[]" : "{}");
+  // The list items or map values get a row of their own when they carry constraints, then their fields.
+  if (constraints(inner).length > 0) {
+    if (inner.description === undefined) throw new Error(`${innerPath} has no description`);
+    out.push({ path: innerPath, schema: inner, required: false });
   }
+  if (inner.properties) rows(inner, innerPath, out);
 }
 
 function fieldTable(schema: Schema, root: string): string[] {
