@@ -4,7 +4,7 @@
 // generated clients do not give).
 import { existsSync } from "node:fs";
 import { HttpMethod, KubeConfig, RequestContext } from "@kubernetes/client-node";
-import { fetch, type Response } from "undici";
+import { fetch, type Dispatcher, type Response } from "undici";
 
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
@@ -74,8 +74,19 @@ export interface KubeRequest {
   signal?: AbortSignal;
 }
 
-/** Sends one authenticated request and returns the raw response (for streaming watches). */
-export async function kubeFetch(kc: KubeConfig, request: KubeRequest): Promise<Response> {
+export interface KubeResponse {
+  response: Response;
+  /** Destroys the request's connection; call it when done with the response (also after an abort). */
+  close(): void;
+}
+
+/**
+ * Sends one authenticated request over its own connection, which close() destroys. A connection that
+ * went silent (half-open) is never reused: an aborted request's socket cannot linger in a pool and
+ * swallow the next request. The controller's request rate (a lease renewal every few seconds, watches
+ * that last minutes) makes the extra TLS handshakes cheap.
+ */
+export async function kubeFetch(kc: KubeConfig, request: KubeRequest): Promise<KubeResponse> {
   const cluster = kc.getCurrentCluster();
   if (cluster === null) throw new KubeConfigError("kube_config_invalid", "no current cluster");
   const url = new URL(cluster.server.replace(/\/$/, "") + request.path);
@@ -85,22 +96,33 @@ export async function kubeFetch(kc: KubeConfig, request: KubeRequest): Promise<R
   await kc.applySecurityAuthentication(context);
   const headers: Record<string, string> = { ...context.getHeaders(), accept: "application/json" };
   if (request.body !== undefined) headers["content-type"] = request.contentType ?? "application/json";
-  const dispatcher = context.getDispatcher();
-  return fetch(url, {
-    method,
-    headers,
-    ...(dispatcher !== undefined ? { dispatcher } : {}),
-    ...(request.body !== undefined ? { body: JSON.stringify(request.body) } : {}),
-    ...(request.signal !== undefined ? { signal: request.signal } : {}),
-  });
+  const dispatcher: Dispatcher | undefined = context.getDispatcher();
+  const close = (): void => void dispatcher?.destroy().catch(() => undefined);
+  try {
+    const response = await fetch(url, {
+      method,
+      headers,
+      ...(dispatcher !== undefined ? { dispatcher } : {}),
+      ...(request.body !== undefined ? { body: JSON.stringify(request.body) } : {}),
+      ...(request.signal !== undefined ? { signal: request.signal } : {}),
+    });
+    return { response, close };
+  } catch (error) {
+    close();
+    throw error;
+  }
 }
 
 /** Sends one request and parses the JSON answer; throws KubeApiError for any non-2xx status. */
 export async function kubeJson<T>(kc: KubeConfig, request: KubeRequest): Promise<T> {
-  const response = await kubeFetch(kc, request);
-  const text = await response.text();
-  if (response.status < 200 || response.status > 299) throw apiError(response.status, text);
-  return JSON.parse(text) as T;
+  const { response, close } = await kubeFetch(kc, request);
+  try {
+    const text = await response.text();
+    if (response.status < 200 || response.status > 299) throw apiError(response.status, text);
+    return JSON.parse(text) as T;
+  } finally {
+    close();
+  }
 }
 
 /** A KubeApiError from a status code and a body that is usually a metav1.Status. */
