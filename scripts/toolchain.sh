@@ -89,3 +89,25 @@ ensure_kube() {
   fi
   export INTENTGATE_KUBE_BIN="$dir/bin"
 }
+
+# A virtualenv for the Python SDK's tests: pytest, the official MCP Python SDK (`mcp`) and the SDK
+# itself (editable), from PyPI. Reinstalled when sdk/python/pyproject.toml changes.
+ensure_python_sdk() {
+  local root="$1" venv="$TOOLS/pyvenv-sdk" py="" candidate
+  for candidate in python3.13 python3.12 python3.11 python3.10 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 13) else 1)' 2>/dev/null; then
+      py="$candidate"; break
+    fi
+  done
+  if [ -z "$py" ]; then log "no Python 3.10-3.13 found for the Python SDK"; return 1; fi
+  local stamp="$venv/.intentgate-pyproject"
+  if [ ! -x "$venv/bin/python" ] || ! cmp -s "$root/sdk/python/pyproject.toml" "$stamp"; then
+    log "creating the Python SDK's virtualenv in $venv (PyPI)"
+    rm -rf "$venv"
+    "$py" -m venv "$venv" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "pytest>=8" "mcp>=1.9,<2" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root/sdk/python" >&2
+    cp "$root/sdk/python/pyproject.toml" "$stamp"
+  fi
+  export INTENTGATE_PYTHON="$venv/bin/python"
+}
