@@ -18,6 +18,16 @@ type Manifest = { apiVersion: string; kind: string; metadata: { name: string; na
 
 const example = (file: string, index = 0): Manifest => parseAllDocuments(readFileSync(join(EXAMPLES, file), "utf8"))[index]!.toJS() as Manifest;
 
+// One valid manifest per kind, from the examples; the negative cases each break one rule of a fresh copy.
+const bases = {
+  tenant: () => example("01-tenant.yaml"),
+  policy: () => example("02-toolpolicy-finance.yaml"),
+  grant: () => example("03-capabilitygrant.yaml"),
+  budget: () => example("04-budgets.yaml"),
+  revocation: () => example("05-tokenrevocation.yaml"),
+  server: () => example("06-mcpservers.yaml"),
+};
+
 describe("CRD reference docs", () => {
   test("docs/kubernetes/crd-reference.md is what scripts/crd-docs.ts generates from crds/", () => {
     assert.equal(readFileSync(REFERENCE_PATH, "utf8"), renderCrdReference(), "stale: run node scripts/crd-docs.ts");
@@ -113,6 +123,21 @@ describe("CRDs on a real kube-apiserver", () => {
       assert.match(result.stderr, /status\.conditions\[0\]\.status: Unsupported value: "Maybe"/);
     });
 
+    test("kubectl explain serves the field descriptions", async () => {
+      const out = await kube.kubectl(["explain", "toolpolicy.spec.modules"]);
+      assert.match(out, /Rego modules by file name/);
+      assert.match(await kube.kubectl(["explain", "budget.spec.scope"]), /tenant gives the whole\s+tenant one shared ceiling/);
+    });
+
+    test("a caveat's unknown fields are kept for the controller to refuse, not silently pruned", async () => {
+      const grant = bases.grant();
+      grant.metadata.name = "typo-grant";
+      grant.spec.caveats[2] = { ...grant.spec.caveats[2], tols: ["payments.transfer"] };
+      await kube.kubectl(["apply", "-f", "-"], { input: stringify(grant) });
+      const stored = JSON.parse(await kube.kubectl(["get", "capgrant", "typo-grant", "-n", NS, "-o", "json"]));
+      assert.deepEqual(stored.spec.caveats[2].tols, ["payments.transfer"]);
+    });
+
     test("printer columns of every kind", async () => {
       const headers: Array<[string, RegExp, RegExp]> = [
         ["tenants", /^NAME\s+NAMESPACES\s+READY\s+SNAPSHOT\s+SIDECARS\s+AGE$/, /^acme\s+\["finance-agents"\]\s+\S+$/m],
@@ -132,14 +157,6 @@ describe("CRDs on a real kube-apiserver", () => {
   });
 
   describe("bad specs are refused at apply time, one rule each", () => {
-    const bases: Record<string, () => Manifest> = {
-      tenant: () => example("01-tenant.yaml"),
-      policy: () => example("02-toolpolicy-finance.yaml"),
-      grant: () => example("03-capabilitygrant.yaml"),
-      budget: () => example("04-budgets.yaml"),
-      revocation: () => example("05-tokenrevocation.yaml"),
-      server: () => example("06-mcpservers.yaml"),
-    };
     const cases: Array<[string, keyof typeof bases, (m: Manifest) => void, string]> = [
       ["tenant without keysSecret", "tenant", (m) => delete m.spec.keysSecret, "spec.keysSecret: Required value"],
       ["tenant without namespaces", "tenant", (m) => (m.spec.namespaces = []), "spec.namespaces: Invalid value: 0: spec.namespaces in body should have at least 1 items"],
@@ -209,7 +226,7 @@ describe("CRDs on a real kube-apiserver", () => {
     let n = 0;
     for (const [name, base, mutate, message] of cases) {
       test(name, async () => {
-        const manifest = bases[base]!();
+        const manifest = bases[base]();
         manifest.metadata.name = `bad-${++n}`;
         mutate(manifest);
         const result = await kube.tryKubectl(["apply", "-f", "-"], { input: stringify(manifest) });
