@@ -22,7 +22,7 @@ export interface LeaseHttpDeps {
   onError?: (error: Error) => void;
 }
 
-const RETURN_PATH = /^\/v1\/leases\/([^/]+)\/return$/;
+const RETURN_PATH = /^\/v1\/leases\/([A-Za-z0-9-]{1,64})\/return$/;
 
 export function createLeaseHandler(deps: LeaseHttpDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
@@ -39,7 +39,7 @@ export function createLeaseHandler(deps: LeaseHttpDeps): (req: IncomingMessage, 
       }
       const body = await readJsonBody(req);
       if (returning === null) await grant(deps, who, body, res);
-      else await giveBack(deps, who, decodeURIComponent(returning[1] as string), body, res);
+      else await giveBack(deps, who, returning[1] as string, body, res);
     } catch (error) {
       if (error instanceof RequestError) return send(res, error.status, { error: { code: error.code, message: error.message } });
       deps.onError?.(error as Error);
