@@ -72,6 +72,7 @@ test("a labelled namespace gets the native sidecar and, in redirect mode, the re
   assert.ok(out.spec?.volumes?.some((v) => v.name === "intentgate-state" && v.emptyDir !== undefined));
   assert.equal(out.metadata?.annotations?.["intentgate.dev/injected"], "redirect");
   assert.deepEqual(out.spec?.containers, p.spec?.containers, "agent containers untouched in redirect mode");
+  assert.equal(out.spec?.serviceAccountName, "default", "the projected token needs a named service account");
 });
 
 test("a labelled pod in an unlabelled namespace is injected; an unlabelled pod there is not", () => {
@@ -152,5 +153,5 @@ test("host-network pods and redirect with nothing to redirect are denied, not si
 });
 
 test("redirect destinations: plain-HTTP URLs with their port, declared hosts (port 80 by default), no https URL", () => {
-  assert.deepEqual(redirectDestinations([server("a", "http://a.svc/mcp", ["a:9000", "alias"]), server("b", "https://b.example:8443/mcp"), server("c", "not a url")]), ["a.svc:80", "a:9000", "alias:80"]);
+  assert.deepEqual(redirectDestinations([server("a", "http://a.svc/mcp", ["a:9000", "alias"]), server("b", "https://b.example:8443/mcp"), server("c", "not a url"), { ...server("d", "http://d:81/mcp"), spec: { url: "http://d:81/mcp", sseUrl: "http://d-sse:82/sse" } }]), ["a.svc:80", "a:9000", "alias:80", "d-sse:82", "d:81"]);
 });

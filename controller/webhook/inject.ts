@@ -80,6 +80,9 @@ export function injectPod(pod: V1Pod, ns: NamespaceInfo, servers: readonly McpSe
   if (spec.initContainers === undefined) patch.unshift({ op: "add", path: "/spec/initContainers", value: front });
   else patch.unshift(...front.map((c, i): JsonPatchOp => ({ op: "add", path: `/spec/initContainers/${i}`, value: c })));
   patch.push(...listPatch("/spec/volumes", spec.volumes, volumes()));
+  // A projected service-account token needs a named account; the ServiceAccount admission plugin
+  // usually sets it before webhooks run, but the sidecar's identity must not depend on that.
+  if (spec.serviceAccountName === undefined) patch.push({ op: "add", path: "/spec/serviceAccountName", value: spec.serviceAccount ?? "default" });
   if (pod.metadata?.annotations === undefined) patch.push({ op: "add", path: "/metadata/annotations", value: { [ANNOTATION_INJECTED]: mode.mode } });
   else patch.push({ op: "add", path: `/metadata/annotations/${ANNOTATION_INJECTED.replace("/", "~1")}`, value: mode.mode });
   return { action: "patch", mode: mode.mode, patch };
@@ -98,13 +101,15 @@ function modeOf(ns: NamespaceInfo, podAnnotations: Record<string, string>, setti
 export function redirectDestinations(servers: readonly McpServer[]): string[] {
   const out = new Set<string>();
   for (const s of servers) {
-    let url: URL;
-    try {
-      url = new URL(s.spec.url);
-    } catch {
-      continue;
+    for (const endpoint of [s.spec.url, s.spec.sseUrl]) {
+      let url: URL;
+      try {
+        url = new URL(endpoint ?? "");
+      } catch {
+        continue;
+      }
+      if (url.protocol === "http:") out.add(`${url.hostname}:${url.port || "80"}`);
     }
-    if (url.protocol === "http:") out.add(`${url.hostname}:${url.port || "80"}`);
     for (const host of s.spec.hosts ?? []) out.add(/:\d+$/.test(host) ? host : `${host}:80`);
   }
   return [...out].sort();
