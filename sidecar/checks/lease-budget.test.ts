@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { SnapshotCeiling } from "../../wire/snapshot.ts";
+import { eventually } from "../../test/support/rpc.ts";
 import { startLeaseServer, type LeaseServer } from "../../test/support/lease-server.ts";
 import { MemoryBudgetLedger } from "../budget/ledger.ts";
 import { LeaseClient } from "../budget/lease-client.ts";
@@ -29,7 +30,7 @@ before(async () => {
       { name: "team-a/returns", tenant: "acme", scope: "agent", windowSeconds: 3600, calls: 100 },
       { name: "team-a/short", tenant: "acme", scope: "agent", windowSeconds: 3600, calls: 100 },
     ],
-    { leaseSeconds: 1 },
+    { leaseSeconds: 4 },
   );
   tokenFile = leases.tokenFile(dir, who);
 });
@@ -119,13 +120,13 @@ test("the controller away: local slices still serve, then calls are refused with
 
 test("slices go back before their lease expires, counting what was used; the token file is read per request", async () => {
   const client = new LeaseClient({ url: leases.url, tokenFile });
-  const c = check([ceiling("team-a/short", "agent", { calls: 100 })], client, { sliceCalls: 10, useFor: 0.5 });
+  const c = check([ceiling("team-a/short", "agent", { calls: 100 })], client, { sliceCalls: 10, useFor: 0.25 });
   for (let i = 0; i < 3; i++) assert.equal(codeOf(await c.run(call())), "allowed");
   assert.equal((await leases.service.usage("team-a/short", AGENT)).calls, 10);
   const rotated = leases.tokenFile(dir, who, "rotated-token");
   assert.equal(rotated, tokenFile);
-  await new Promise((r) => setTimeout(r, 800)); // past half the 1 s lease: given back
-  assert.equal((await leases.service.usage("team-a/short", AGENT)).calls, 3);
+  // Given back after a quarter of the 4 s lease, well before it expires (an expired one would count 10).
+  assert.ok(await eventually(async () => (await leases.service.usage("team-a/short", AGENT)).calls === 3, 3500));
   assert.equal(leases.seen.at(-1), "rotated-token");
   const released = call();
   assert.equal(codeOf(await c.run(released)), "allowed");
