@@ -175,7 +175,9 @@ describe("injector webhook on a real API server", () => {
 
   test("a valid pair is reused; near expiry the serving certificate is renewed under the same CA, then the CA itself with the old one kept in the bundle", async () => {
     const options = { ...tlsOptions, secretName: "rotation-test", webhookConfigName: "rotation-test" };
-    await admission.createMutatingWebhookConfiguration({ body: { ...webhookConfig("rotation-test", url, "Ignore"), webhooks: webhookConfig("rotation-test", url, "Ignore").webhooks?.map((w) => ({ ...w, namespaceSelector: { matchLabels: { "no-such": "namespace" } } })) } });
+    const unused = webhookConfig("rotation-test", url, "Ignore");
+    for (const w of unused.webhooks ?? []) w.namespaceSelector = { matchLabels: { "no-such": "namespace" } };
+    await admission.createMutatingWebhookConfiguration({ body: unused });
     const first = await ensureWebhookTls(options);
     assert.equal((await ensureWebhookTls(options)).certPem, first.certPem, "reused while valid");
     const day = 86_400_000;
