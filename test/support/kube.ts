@@ -130,6 +130,17 @@ async function waitFor(what: string, child: ChildProcess, log: string, probe: ()
 
 export async function startKube(): Promise<TestKube> {
   const bin = kubeBin();
+  // A free port can be taken by a parallel test between our probe and the child's bind: try again then.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(bin);
+    } catch (error) {
+      if (attempt === 3 || !String(error).includes("address already in use")) throw error;
+    }
+  }
+}
+
+async function startOnce(bin: string): Promise<TestKube> {
   const dir = mkdtempSync(join(tmpdir(), "intentgate-kube-"));
   const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   const server = `https://127.0.0.1:${apiPort}`;
