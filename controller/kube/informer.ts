@@ -27,9 +27,13 @@ export interface InformerOptions {
   path: string;
   labelSelector?: string;
   fieldSelector?: string;
-  /** Server-side watch duration (`timeoutSeconds`); each watch draws from [n, 1.5 n). Default 300. */
+  /** Server-side watch duration (`timeoutSeconds`); each watch draws from [n, 1.5 n). Default 30. */
   watchTimeoutSeconds?: number;
-  /** Watchdog: a watch that receives nothing (no event, no bookmark) for this long is restarted. Default 90000. */
+  /**
+   * Watchdog: a watch that receives nothing for this long is restarted. Keep it above 1.5 x
+   * watchTimeoutSeconds: the API server ends healthy watches by then, and sends bookmarks only about
+   * every two minutes, so a quiet healthy watch is never mistaken for a dead one. Default 60000.
+   */
   idleTimeoutMs?: number;
   /** Bound on a list page or on a watch's response headers. Default 30000. */
   requestTimeoutMs?: number;
@@ -79,8 +83,8 @@ export class Informer<T extends KubeObject> {
 
   constructor(options: InformerOptions) {
     this.#o = {
-      watchTimeoutSeconds: 300,
-      idleTimeoutMs: 90_000,
+      watchTimeoutSeconds: 30,
+      idleTimeoutMs: 60_000,
       requestTimeoutMs: 30_000,
       initialBackoffMs: 500,
       maxBackoffMs: 30_000,
@@ -233,7 +237,7 @@ export class Informer<T extends KubeObject> {
     }
   }
 
-  /** One watch: "expired" on 410, "productive" when it ended cleanly after delivering something, "empty" otherwise. */
+  /** One watch: "expired" on 410, "productive" when it ended cleanly after delivering something or lasting a while, "empty" otherwise. */
   async #watch(): Promise<"expired" | "productive" | "empty"> {
     this.#stats.watches++;
     const watchdog = new AbortController();
@@ -245,6 +249,7 @@ export class Informer<T extends KubeObject> {
     }, Math.min(1000, Math.max(50, this.#o.idleTimeoutMs / 4)));
     timer.unref();
     const connectTimer = setTimeout(() => watchdog.abort(new WatchdogTimeout("no watch response")), this.#o.requestTimeoutMs);
+    const startedAt = performance.now();
     let delivered = false;
     let close = (): void => undefined;
     try {
@@ -274,7 +279,7 @@ export class Informer<T extends KubeObject> {
           delivered = true;
         }
       }
-      return delivered ? "productive" : "empty";
+      return delivered || performance.now() - startedAt >= 1000 ? "productive" : "empty";
     } catch (error) {
       if (watchdog.signal.aborted && !this.#stop.signal.aborted) {
         this.#stats.watchdogRestarts++;
