@@ -1,0 +1,226 @@
+// The controller, assembled: informers over the custom resources and Secrets, a compile step every
+// replica runs (so each can serve snapshots), the snapshot hub and API every replica serves, and the
+// reconcilers (status, minted tokens) that only the leader runs.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { AuthenticationV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { API_VERSION, KINDS, type Budget, type Kind, type McpServer, type Tenant, type TokenRevocation, type ToolPolicy } from "./api/types.ts";
+import { Informer, type KubeObject } from "./kube/informer.ts";
+import { objectKey, parseKey, WorkQueue } from "./kube/queue.ts";
+import { createLeaseHandler, leaseBudgetOf, LeaseService } from "./leases/index.ts";
+import { ControllerMetrics } from "./metrics.ts";
+import { PolicyCompiler } from "./policy/compile.ts";
+import { reconcileObject } from "./reconcile/reconcile.ts";
+import { createApi } from "./serve/api.ts";
+import { createAuthenticator, type Authenticate } from "./serve/auth.ts";
+import { SnapshotHub } from "./serve/hub.ts";
+import { agentId, DEFAULT_ENTRYPOINT, tenantOf, type ClusterView, type CompiledPolicy } from "./snapshot/build.ts";
+
+export interface ControllerOptions {
+  kc: KubeConfig;
+  /** Where Tenant key Secrets live (the controller's own namespace). */
+  namespace: string;
+  log: Logger;
+  listen: { host: string; port: number };
+  admin: { host: string; port: number };
+  opa?: string;
+  heartbeatMs?: number;
+  /** PostgreSQL for budget leases; without it, no lease API (sidecars count budgets locally). */
+  database?: string;
+  /** Leadership; absent: this replica always leads (single replica). */
+  leadership?: { isLeader(): boolean; onChange(listener: (leading: boolean) => void): void };
+  /** Test hook: replace TokenReview authentication. */
+  authenticate?: Authenticate;
+  watch?: { idleTimeoutMs?: number; watchTimeoutSeconds?: number; maxBackoffMs?: number };
+}
+
+export interface ControllerHandle {
+  url: string;
+  adminUrl: string;
+  hub: SnapshotHub;
+  close(): Promise<void>;
+}
+
+type Informers = { [K in Kind]: Informer<KubeObject> } & { Secret: Informer<KubeObject> };
+
+export async function startController(options: ControllerOptions): Promise<ControllerHandle> {
+  const { kc, log } = options;
+  const metrics = new ControllerMetrics();
+  const compiler = new PolicyCompiler(options.opa);
+  const compiled = new Map<string, { generation: number; result: CompiledPolicy | { errors: string[] } }>();
+  const informerOptions = { kc, log, ...options.watch };
+  const path = (kind: Kind): string => `/apis/${API_VERSION}/${KINDS[kind].plural}`;
+  const informers: Informers = {
+    Tenant: new Informer({ ...informerOptions, path: path("Tenant") }),
+    ToolPolicy: new Informer({ ...informerOptions, path: path("ToolPolicy") }),
+    CapabilityGrant: new Informer({ ...informerOptions, path: path("CapabilityGrant") }),
+    Budget: new Informer({ ...informerOptions, path: path("Budget") }),
+    TokenRevocation: new Informer({ ...informerOptions, path: path("TokenRevocation") }),
+    McpServer: new Informer({ ...informerOptions, path: path("McpServer") }),
+    Secret: new Informer({ ...informerOptions, path: "/api/v1/secrets" }),
+  };
+
+  const view: ClusterView = {
+    controllerNamespace: options.namespace,
+    tenants: () => informers.Tenant.list() as unknown as Tenant[],
+    policies: (ns) => informers.ToolPolicy.list(ns) as unknown as ToolPolicy[],
+    budgets: (ns) => informers.Budget.list(ns) as unknown as Budget[],
+    revocations: (ns) => informers.TokenRevocation.list(ns) as unknown as TokenRevocation[],
+    servers: (ns) => informers.McpServer.list(ns) as unknown as McpServer[],
+    secret: (ns, name) => {
+      const s = informers.Secret.get(name, ns) as unknown as { data?: Record<string, string> } | undefined;
+      if (s === undefined) return undefined;
+      return Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+    },
+    compiled: (p) => {
+      const c = compiled.get(p.metadata.uid ?? "");
+      return c !== undefined && c.generation === p.metadata.generation && "wasm" in c.result ? c.result : undefined;
+    },
+  };
+
+  const hub = new SnapshotHub({ view, heartbeatMs: options.heartbeatMs ?? 10_000, onChange: () => policyStatusSoon() });
+  const leading = (): boolean => options.leadership?.isLeader() ?? true;
+  const queue = new WorkQueue({
+    concurrency: 2,
+    baseDelayMs: 500,
+    maxDelayMs: 60_000,
+    process: async (key) => {
+      if (!leading()) return;
+      const { kind, namespace, name } = parseKey(key);
+      const informer = informers[kind as Kind] as Informer<KubeObject> | undefined;
+      const object = informer?.get(name, namespace === "" ? undefined : namespace);
+      if (object === undefined) return;
+      const requeueAfterMs = await reconcileObject({ kc, view, hub, compiled, log, metrics }, kind as Kind, object);
+      if (requeueAfterMs !== undefined) queue.addAfter(key, requeueAfterMs);
+    },
+    onResult: (r) => {
+      metrics.observeReconcile(r);
+      if (r.outcome !== "ok") log.warn({ key: r.key, outcome: r.outcome, retryInMs: r.retryInMs, reason: (r.error as Error | undefined)?.message }, "reconcile failed");
+    },
+  });
+
+  // Policies compile in every replica: each serves snapshots from its own caches.
+  const compile = (object: KubeObject): void => {
+    const p = object as unknown as ToolPolicy;
+    const uid = p.metadata.uid ?? "";
+    const generation = p.metadata.generation ?? 0;
+    if (compiled.get(uid)?.generation === generation) return;
+    compiler
+      .compile({ modules: p.spec.modules, data: p.spec.data, entrypoint: p.spec.entrypoint ?? DEFAULT_ENTRYPOINT })
+      .then((result) => {
+        if ((informers.ToolPolicy.get(p.metadata.name, p.metadata.namespace)?.metadata as { generation?: number } | undefined)?.generation !== generation) return;
+        compiled.set(uid, { generation, result: result.ok ? { version: result.version, wasm: result.wasm } : { errors: result.errors } });
+        metrics.compilations.inc({ result: result.ok ? "ok" : "error" });
+        hub.invalidate();
+        queue.add(objectKey("ToolPolicy", p.metadata.namespace, p.metadata.name));
+      })
+      .catch((error: unknown) => log.error({ policy: `${p.metadata.namespace}/${p.metadata.name}`, reason: (error as Error).message }, "opa build could not run"));
+  };
+
+  let statusTimer: NodeJS.Timeout | undefined;
+  const policyStatusSoon = (): void => {
+    statusTimer ??= setTimeout(() => {
+      statusTimer = undefined;
+      for (const p of informers.ToolPolicy.list()) queue.add(objectKey("ToolPolicy", p.metadata.namespace, p.metadata.name));
+      for (const t of informers.Tenant.list()) queue.add(objectKey("Tenant", undefined, t.metadata.name));
+    }, 500);
+  };
+
+  for (const [kind, informer] of Object.entries(informers) as Array<[Kind | "Secret", Informer<KubeObject>]>) {
+    const changed = (object: KubeObject): void => {
+      hub.invalidate();
+      if (kind === "ToolPolicy") compile(object);
+      if (kind === "Secret") {
+        // A tenant key Secret changing re-mints nothing by itself, but grants read it.
+        for (const g of informers.CapabilityGrant.list()) queue.add(objectKey("CapabilityGrant", g.metadata.namespace, g.metadata.name));
+        return;
+      }
+      queue.add(objectKey(kind, object.metadata.namespace, object.metadata.name));
+    };
+    informer.on({ add: changed, update: changed, delete: () => hub.invalidate() });
+  }
+  options.leadership?.onChange((lead) => {
+    metrics.leader.set(lead ? 1 : 0);
+    if (lead) for (const [kind, informer] of Object.entries(informers)) if (kind !== "Secret") for (const o of informer.list()) queue.add(objectKey(kind, o.metadata.namespace, o.metadata.name));
+  });
+  metrics.leader.set(leading() ? 1 : 0);
+  for (const informer of Object.values(informers)) informer.start();
+
+  const authenticate = options.authenticate ?? createAuthenticator({ auth: kc.makeApiClient(AuthenticationV1Api), core: kc.makeApiClient(CoreV1Api) });
+  let leases: LeaseService | undefined;
+  let leaseHandler: ReturnType<typeof createLeaseHandler> | undefined;
+  if (options.database !== undefined) {
+    leases = await LeaseService.open({ database: options.database });
+    leaseHandler = createLeaseHandler({
+      service: leases,
+      budgets: (name) => {
+        const [ns, n] = name.split("/");
+        const b = informers.Budget.get(n ?? "", ns) as unknown as Budget | undefined;
+        const tenant = b === undefined ? undefined : tenantOf(view, ns ?? "");
+        return b === undefined || tenant === undefined ? undefined : leaseBudgetOf(b, tenant.metadata.name);
+      },
+      authenticate: async (req) => {
+        const who = await authenticate(req);
+        const tenant = tenantOf(view, who.namespace);
+        if (tenant === undefined) throw new Error(`no Tenant owns namespace ${who.namespace}`);
+        return { tenant: tenant.metadata.name, agent: agentId(who) };
+      },
+      onError: (error) => log.error({ reason: error.message }, "lease ledger error"),
+    });
+  }
+  const api = createApi({ authenticate, hub, view, log });
+  const server = createServer((req, res) => {
+    // The lease handler authenticates by itself (same TokenReview), so it sits beside the API router.
+    if (leaseHandler !== undefined && (req.url ?? "").startsWith("/v1/leases")) {
+      void leaseHandler(req, res);
+      return;
+    }
+    api(req, res);
+  });
+  const admin = createServer((req, res) => {
+    const p = (req.url ?? "/").split("?")[0];
+    if (p === "/metrics") {
+      metrics.update({ subscribers: hub.size, compiled: compiled.size });
+      metrics.registry.metrics().then((text) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(text), () => res.writeHead(500).end());
+    } else if (p === "/healthz") res.writeHead(200).end("ok\n");
+    else if (p === "/readyz") {
+      const synced = Object.values(informers).every((i) => i.hasSynced());
+      res.writeHead(synced ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ ok: synced, problems: synced ? [] : ["informers not yet synced"] }));
+    } else res.writeHead(404).end();
+  });
+  await listen(server, options.listen);
+  await listen(admin, options.admin);
+  log.info({ url: urlOf(server), admin: urlOf(admin) }, "controller listening");
+  return {
+    url: urlOf(server),
+    adminUrl: urlOf(admin),
+    hub,
+    async close() {
+      hub.close();
+      clearTimeout(statusTimer);
+      for (const s of [server, admin]) {
+        s.closeAllConnections();
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+      }
+      await queue.stop();
+      await Promise.all(Object.values(informers).map((i) => i.stop()));
+      await leases?.close();
+    },
+  };
+}
+
+function listen(server: Server, at: { host: string; port: number }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(at.port, at.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+function urlOf(server: Server): string {
+  const a = server.address() as AddressInfo;
+  return `http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}`;
+}

@@ -1,0 +1,108 @@
+// CapabilityGrant: mints each selected service account a token carrying the grant's caveats (plus
+// its agent and an expiry) into a Secret, and re-mints it once two thirds of its lifetime have
+// passed. Agents mount the Secret; the controller never hands a key to an agent.
+import type { KubeConfig } from "@kubernetes/client-node";
+import { KeyRing, caveatProblem, decodeToken, mintToken, parseDurationSeconds, type Caveat } from "../../wire/index.ts";
+import type { CapabilityGrant, CapabilityGrantStatus } from "../api/types.ts";
+import { kubeJson, KubeApiError } from "../kube/client.ts";
+import { TerminalError } from "../kube/queue.ts";
+import { tenantOf, type ClusterView } from "../snapshot/build.ts";
+
+export interface GrantOutcome {
+  tokens: NonNullable<CapabilityGrantStatus["tokens"]>;
+  /** When the earliest token is due for rotation (unix seconds). */
+  rotateAt: number;
+}
+
+export async function reconcileGrant(kc: KubeConfig, view: ClusterView, grant: CapabilityGrant, nowSeconds: number): Promise<GrantOutcome> {
+  const namespace = grant.metadata.namespace as string;
+  const tenant = tenantOf(view, namespace);
+  if (tenant === undefined) throw new TerminalError("NoTenant", `no Tenant owns namespace "${namespace}"`);
+  const ref = tenant.spec.keysSecret;
+  const keyText = view.secret(view.controllerNamespace, ref.name)?.[ref.key];
+  if (keyText === undefined) throw new Error(`tenant key Secret ${view.controllerNamespace}/${ref.name} (key ${ref.key}) is not readable yet`);
+  const keys = KeyRing.fromFile(JSON.parse(keyText));
+  const ttl = parseDurationSeconds(grant.spec.ttl ?? "24h");
+  if (ttl === undefined) throw new TerminalError("InvalidTTL", `ttl "${grant.spec.ttl}" is not a duration`);
+  const caveats = grant.spec.caveats as unknown as Caveat[];
+  for (const [i, c] of caveats.entries()) {
+    const problem = caveatProblem(c);
+    if (problem !== undefined) throw new TerminalError("InvalidCaveat", `caveats[${i}]: ${problem}`);
+    if (c.type === "agent" || c.type === "hop") throw new TerminalError("InvalidCaveat", `caveats[${i}]: "${c.type}" is set by the controller`);
+  }
+  const accounts = grant.spec.agents.serviceAccounts ?? [];
+  if (accounts.length === 0) throw new TerminalError("NoServiceAccounts", "grants mint per service account: list spec.agents.serviceAccounts");
+  const prefix = grant.spec.secretPrefix ?? grant.metadata.name;
+  const tokens: GrantOutcome["tokens"] = [];
+  let rotateAt = Infinity;
+  for (const sa of [...accounts].sort()) {
+    const secretName = `${prefix}-${sa}`.slice(0, 253);
+    const existing = view.secret(namespace, secretName)?.["token"];
+    let token = existing;
+    let expiresAt = existing === undefined ? 0 : expiryOf(existing);
+    const issuedAt = existing === undefined ? 0 : issuedAtOf(existing);
+    const fresh = existing !== undefined && nowSeconds < issuedAt + Math.floor((2 * (expiresAt - issuedAt)) / 3) && sameGrant(existing, grant);
+    if (!fresh) {
+      expiresAt = nowSeconds + ttl;
+      token = mintToken(keys, {
+        tenant: tenant.metadata.name,
+        subject: `${namespace}/${sa}`,
+        issuer: `intentgate-controller/${namespace}/${grant.metadata.name}`,
+        issuedAt: nowSeconds,
+        caveats: [...caveats, { type: "agent", id: `${namespace}/${sa}` }, { type: "expires", at: expiresAt }],
+      });
+      await writeSecret(kc, namespace, secretName, grant, token);
+    }
+    const decoded = decodeToken(token as string);
+    tokens.push({ serviceAccount: sa, secret: secretName, tokenId: decoded.ok ? decoded.token.header.id : "", expiresAt: new Date(expiresAt * 1000).toISOString() });
+    const issued = fresh ? issuedAt : nowSeconds;
+    rotateAt = Math.min(rotateAt, issued + Math.floor((2 * (expiresAt - issued)) / 3));
+  }
+  return { tokens, rotateAt };
+}
+
+function caveatsOf(token: string): Caveat[] | undefined {
+  const d = decodeToken(token);
+  return d.ok ? (d.token.caveats as Caveat[]) : undefined;
+}
+
+function expiryOf(token: string): number {
+  let at = Infinity;
+  for (const c of caveatsOf(token) ?? []) if (c.type === "expires") at = Math.min(at, c.at);
+  return at === Infinity ? 0 : at;
+}
+
+function issuedAtOf(token: string): number {
+  const d = decodeToken(token);
+  return d.ok ? d.token.header.issued_at : 0;
+}
+
+/** The token in the Secret was minted from this grant's generation (re-minted when the caveats change). */
+function sameGrant(token: string, grant: CapabilityGrant): boolean {
+  const caveats = caveatsOf(token);
+  if (caveats === undefined) return false;
+  const minted = JSON.stringify(caveats.filter((c) => c.type !== "agent" && c.type !== "expires"));
+  return minted === JSON.stringify(grant.spec.caveats);
+}
+
+async function writeSecret(kc: KubeConfig, namespace: string, name: string, grant: CapabilityGrant, token: string): Promise<void> {
+  const body = {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: {
+      name,
+      namespace,
+      labels: { "app.kubernetes.io/managed-by": "intentgate", "intentgate.dev/grant": grant.metadata.name },
+      ownerReferences: [{ apiVersion: grant.apiVersion, kind: "CapabilityGrant", name: grant.metadata.name, uid: grant.metadata.uid, controller: true }],
+    },
+    type: "Opaque",
+    data: { token: Buffer.from(token).toString("base64") },
+  };
+  const path = `/api/v1/namespaces/${namespace}/secrets`;
+  try {
+    await kubeJson(kc, { method: "PUT", path: `${path}/${name}`, body });
+  } catch (error) {
+    if (!(error instanceof KubeApiError) || error.statusCode !== 404) throw error;
+    await kubeJson(kc, { method: "POST", path, body });
+  }
+}

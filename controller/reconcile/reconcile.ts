@@ -1,0 +1,110 @@
+// Level-based reconcile of one object: read what is, write status (and, for grants, Secrets) to match.
+// Invalid specs end as a False Ready condition (TerminalError: no retry loop); transient failures
+// throw and the queue retries them with backoff. Returns when to look again, if ever.
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { parseDurationSeconds } from "../../wire/duration.ts";
+import { API_VERSION, KINDS, type Budget, type CapabilityGrant, type Condition, type Kind, type McpServer, type ToolPolicy } from "../api/types.ts";
+import { kubeJson, KubeApiError } from "../kube/client.ts";
+import type { KubeObject } from "../kube/informer.ts";
+import { TerminalError } from "../kube/queue.ts";
+import type { ControllerMetrics } from "../metrics.ts";
+import type { SnapshotHub } from "../serve/hub.ts";
+import { selects, tenantOf, type ClusterView, type CompiledPolicy } from "../snapshot/build.ts";
+import { reconcileGrant } from "./grants.ts";
+
+export interface ReconcileDeps {
+  kc: KubeConfig;
+  view: ClusterView;
+  hub: SnapshotHub;
+  compiled: ReadonlyMap<string, { generation: number; result: CompiledPolicy | { errors: string[] } }>;
+  log: Logger;
+  metrics: ControllerMetrics;
+}
+
+type Status = Record<string, unknown> & { conditions?: Condition[] };
+
+export async function reconcileObject(deps: ReconcileDeps, kind: Kind, object: KubeObject): Promise<number | undefined> {
+  const o = object as unknown as { metadata: { name: string; namespace?: string; generation?: number }; spec: unknown; status?: Status };
+  const generation = o.metadata.generation ?? 0;
+  let status: Status;
+  let requeueAfterMs: number | undefined;
+  try {
+    ({ status, requeueAfterMs } = await statusFor(deps, kind, object));
+    status["conditions"] = withCondition(o.status?.conditions, { type: "Ready", status: "True", reason: "Reconciled", message: "", observedGeneration: generation });
+  } catch (error) {
+    if (!(error instanceof TerminalError)) throw error;
+    status = { conditions: withCondition(o.status?.conditions, { type: "Ready", status: "False", reason: error.code, message: error.message, observedGeneration: generation }) };
+    await patchStatus(deps.kc, kind, o.metadata, { ...status, observedGeneration: generation });
+    throw error;
+  }
+  await patchStatus(deps.kc, kind, o.metadata, { ...status, observedGeneration: generation });
+  return requeueAfterMs;
+}
+
+async function statusFor(deps: ReconcileDeps, kind: Kind, object: KubeObject): Promise<{ status: Status; requeueAfterMs?: number }> {
+  const namespace = object.metadata.namespace;
+  if (kind !== "Tenant" && namespace !== undefined && tenantOf(deps.view, namespace) === undefined) {
+    throw new TerminalError("NoTenant", `no Tenant lists namespace "${namespace}" in spec.namespaces`);
+  }
+  switch (kind) {
+    case "ToolPolicy": {
+      const p = object as unknown as ToolPolicy;
+      const c = deps.compiled.get(p.metadata.uid ?? "");
+      if (c === undefined || c.generation !== p.metadata.generation) return { status: {}, requeueAfterMs: 1000 }; // compiling
+      if ("errors" in c.result) throw new TerminalError("CompileFailed", c.result.errors.join("\n"));
+      const version = c.result.version;
+      const name = `${p.metadata.namespace}/${p.metadata.name}`;
+      let selected = 0;
+      let loaded = 0;
+      for (const sub of deps.hub.subscribers()) {
+        if (sub.who.namespace !== p.metadata.namespace || !selects(p.spec.agents, sub.who)) continue;
+        selected++;
+        if (sub.loaded?.policies.get(name) === version) loaded++;
+      }
+      return { status: { version, loadedBy: loaded, selectedSidecars: selected } };
+    }
+    case "CapabilityGrant": {
+      const out = await reconcileGrant(deps.kc, deps.view, object as unknown as CapabilityGrant, Math.floor(Date.now() / 1000));
+      return { status: { tokens: out.tokens, tokenCount: out.tokens.length }, requeueAfterMs: Math.max(1000, out.rotateAt * 1000 - Date.now()) };
+    }
+    case "Budget": {
+      const b = object as unknown as Budget;
+      if (parseDurationSeconds(b.spec.window) === undefined) throw new TerminalError("InvalidWindow", `window "${b.spec.window}" is not a duration`);
+      return { status: {} };
+    }
+    case "McpServer": {
+      const s = object as unknown as McpServer;
+      if (s.spec.credentials !== undefined && deps.view.secret(namespace ?? "", s.spec.credentials.secretName) === undefined) {
+        throw new TerminalError("CredentialsMissing", `Secret ${s.spec.credentials.secretName} does not exist in ${namespace}`);
+      }
+      return { status: {} };
+    }
+    case "Tenant": {
+      const t = object as unknown as { metadata: { name: string } };
+      let sidecars = 0;
+      for (const sub of deps.hub.subscribers()) if (sub.tenant === t.metadata.name) sidecars++;
+      return { status: { sidecars } };
+    }
+    default:
+      return { status: {} };
+  }
+}
+
+/** metav1.Condition semantics: lastTransitionTime moves only when the status does. */
+export function withCondition(existing: readonly Condition[] | undefined, next: Omit<Condition, "lastTransitionTime">): Condition[] {
+  const previous = existing?.find((c) => c.type === next.type);
+  const lastTransitionTime = previous !== undefined && previous.status === next.status ? previous.lastTransitionTime : new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  return [...(existing ?? []).filter((c) => c.type !== next.type), { ...next, lastTransitionTime }];
+}
+
+async function patchStatus(kc: KubeConfig, kind: Kind, meta: { name: string; namespace?: string }, status: Status): Promise<void> {
+  const { plural, namespaced } = KINDS[kind];
+  const path = `/apis/${API_VERSION}/${namespaced ? `namespaces/${meta.namespace}/` : ""}${plural}/${meta.name}/status`;
+  try {
+    await kubeJson(kc, { method: "PATCH", path, body: { status }, contentType: "application/merge-patch+json" });
+  } catch (error) {
+    if (error instanceof KubeApiError && error.statusCode === 404) return; // deleted meanwhile
+    throw error;
+  }
+}
