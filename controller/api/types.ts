@@ -86,7 +86,7 @@ export interface TenantStatus extends CommonStatus {
 export interface ToolPolicySpec {
   agents?: AgentSelector;
   mode: "enforce" | "dryRun";
-  /** Rego modules by relative file name ending in .rego (at least one); Rego v1, package intentgate. */
+  /** Rego modules by plain file name ending in .rego (at least one, no folders); Rego v1, package intentgate. */
   modules: Record<string, string>;
   /** JSON data document, as an object. */
   data?: Record<string, unknown>;

@@ -175,7 +175,8 @@ describe("CRDs on a real kube-apiserver", () => {
 
       ["policy without modules", "policy", (m) => delete m.spec.modules, "spec.modules: Required value"],
       ["policy with no .rego module", "policy", (m) => (m.spec.modules = { "policy.txt": "package intentgate" }), "modules must hold at least one Rego module (a name ending in .rego)"],
-      ["policy module name escaping the folder", "policy", (m) => (m.spec.modules = { "../evil.rego": "package intentgate" }), "module names must be relative file names ending in .rego"],
+      ["policy module name escaping the folder", "policy", (m) => (m.spec.modules = { "../evil.rego": "package intentgate" }), "module names must be plain file names ending in .rego"],
+      ["policy module in a subfolder", "policy", (m) => (m.spec.modules = { "lib/util.rego": "package intentgate" }), "module names must be plain file names ending in .rego"],
       ["policy mode audit", "policy", (m) => (m.spec.mode = "audit"), 'spec.mode: Unsupported value: "audit"'],
       ["policy entrypoint outside package intentgate", "policy", (m) => (m.spec.entrypoint = "system/main"), "spec.entrypoint in body should match"],
       ["service account not a DNS name", "policy", (m) => (m.spec.agents = { serviceAccounts: ["Payments_Agent"] }), "spec.agents.serviceAccounts[0] in body should match"],
