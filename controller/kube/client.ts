@@ -36,7 +36,7 @@ export function loadKubeConfig(source: KubeConfigSource): KubeConfig {
     const missing = ["KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"].filter((name) => !process.env[name]);
     for (const file of ["token", "ca.crt"]) if (!existsSync(`${root}${SERVICE_ACCOUNT_DIR}/${file}`)) missing.push(`${root}${SERVICE_ACCOUNT_DIR}/${file}`);
     if (missing.length > 0) throw new KubeConfigError("kube_in_cluster_unavailable", `not running in a pod: missing ${missing.join(", ")}`);
-    // client-node re-reads the token file, so projected tokens that the kubelet rotates keep working.
+    // client-node re-reads the token file every minute, so projected tokens that the kubelet rotates keep working.
     kc.loadFromCluster(root);
   }
   if (kc.getCurrentCluster() === null || kc.getCurrentUser() === null) {
