@@ -20,3 +20,4 @@ log "build bundles"; node scripts/build.ts
 log "tests"
 node --test --test-reporter=spec --test-concurrency=2 \
   "wire/**/*.test.ts" "cli/**/*.test.ts" "sidecar/**/*.test.ts" "controller/**/*.test.ts" "test/**/*.test.ts"
+log "SDKs: Python and TypeScript suites"; bash scripts/test-sdks.sh
