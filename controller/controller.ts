@@ -79,6 +79,7 @@ export async function startController(options: ControllerOptions): Promise<Contr
     },
   };
 
+  let leases: LeaseService | undefined;
   const hub = new SnapshotHub({ view, heartbeatMs: options.heartbeatMs ?? 10_000, onChange: () => policyStatusSoon() });
   const leading = (): boolean => options.leadership?.isLeader() ?? true;
   const queue = new WorkQueue({
@@ -91,7 +92,7 @@ export async function startController(options: ControllerOptions): Promise<Contr
       const informer = informers[kind as Kind] as Informer<KubeObject> | undefined;
       const object = informer?.get(name, namespace === "" ? undefined : namespace);
       if (object === undefined) return;
-      const requeueAfterMs = await reconcileObject({ kc, view, hub, compiled, log, metrics }, kind as Kind, object);
+      const requeueAfterMs = await reconcileObject({ kc, view, hub, compiled, log, metrics, ...(leases ? { leases } : {}) }, kind as Kind, object);
       if (requeueAfterMs !== undefined) queue.addAfter(key, requeueAfterMs);
     },
     onResult: (r) => {
@@ -148,10 +149,10 @@ export async function startController(options: ControllerOptions): Promise<Contr
   for (const informer of Object.values(informers)) informer.start();
 
   const authenticate = options.authenticate ?? createAuthenticator({ auth: kc.makeApiClient(AuthenticationV1Api), core: kc.makeApiClient(CoreV1Api) });
-  let leases: LeaseService | undefined;
   let leaseHandler: ReturnType<typeof createLeaseHandler> | undefined;
   if (options.database !== undefined) {
     leases = await LeaseService.open({ database: options.database });
+    leases.sweepEvery(5_000, (error) => log.error({ reason: error.message }, "lease sweep failed"));
     leaseHandler = createLeaseHandler({
       service: leases,
       budgets: (name) => {

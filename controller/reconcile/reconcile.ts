@@ -8,6 +8,7 @@ import { API_VERSION, KINDS, type Budget, type CapabilityGrant, type Condition, 
 import { kubeJson, KubeApiError } from "../kube/client.ts";
 import type { KubeObject } from "../kube/informer.ts";
 import { TerminalError } from "../kube/queue.ts";
+import type { LeaseService } from "../leases/index.ts";
 import type { ControllerMetrics } from "../metrics.ts";
 import type { SnapshotHub } from "../serve/hub.ts";
 import { selects, tenantOf, type ClusterView, type CompiledPolicy } from "../snapshot/build.ts";
@@ -20,6 +21,8 @@ export interface ReconcileDeps {
   compiled: ReadonlyMap<string, { generation: number; result: CompiledPolicy | { errors: string[] } }>;
   log: Logger;
   metrics: ControllerMetrics;
+  /** The lease ledger, when the controller has a database: Budget status shows what is in use. */
+  leases?: Pick<LeaseService, "usage">;
 }
 
 type Status = Record<string, unknown> & { conditions?: Condition[] };
@@ -71,7 +74,11 @@ async function statusFor(deps: ReconcileDeps, kind: Kind, object: KubeObject): P
     case "Budget": {
       const b = object as unknown as Budget;
       if (parseDurationSeconds(b.spec.window) === undefined) throw new TerminalError("InvalidWindow", `window "${b.spec.window}" is not a duration`);
-      return { status: {} };
+      const tenant = tenantOf(deps.view, namespace ?? "");
+      if (deps.leases === undefined || b.spec.scope !== "tenant" || tenant === undefined) return { status: {} };
+      // Tenant budgets have one key, so one figure; agent budgets have one per agent (see the lease ledger).
+      const used = await deps.leases.usage(`${namespace}/${b.metadata.name}`, tenant.metadata.name);
+      return { status: { used: { calls: used.calls, cost: used.cost } }, requeueAfterMs: 30_000 };
     }
     case "McpServer": {
       const s = object as unknown as McpServer;

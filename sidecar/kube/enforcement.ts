@@ -41,8 +41,8 @@ export interface SharedParts {
   /** Seconds since the controller last vouched for the current snapshot. */
   snapshotAge: () => number;
   recordOutcome: (call: AllowedCall, outcome: string) => void;
-  /** Replaces the local budget check (budget leases from the controller). */
-  budgetCheck?: (ceilings: readonly SnapshotCeiling[]) => Check;
+  /** Replaces the local budget check: budget leases from the controller, reading the current snapshot's ceilings. */
+  budgetCheck?: Check;
 }
 
 export interface Enforcement {
@@ -82,7 +82,7 @@ export async function buildEnforcement(snapshot: Snapshot, shared: SharedParts):
       : []),
     createIntentCheck(intent.deps),
     createPolicyCheck({ current: () => policy, mode: "enforce", ledger: shared.ledger, budget: { agent, tenant }, costOf: createCostTable(costs) }),
-    shared.budgetCheck?.(snapshot.budgets) ?? createBudgetCheck({ ledger: shared.ledger, agent, tenant, costs }),
+    shared.budgetCheck ?? createBudgetCheck({ ledger: shared.ledger, agent, tenant, costs }),
   ];
   const pipeline = createPipeline(checks, { observe: (stage, outcome, s) => shared.metrics.observeCheck(stage, outcome, s) });
   const decide = createDecider({

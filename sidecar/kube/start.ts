@@ -9,12 +9,13 @@ import { join } from "node:path";
 import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import { AuditKeys, OCSF, safeText, type OutcomeEvent } from "../../wire/audit/index.ts";
-import type { Snapshot, SnapshotCeiling } from "../../wire/snapshot.ts";
+import type { Snapshot } from "../../wire/snapshot.ts";
 import { createAdminServer } from "../admin.ts";
 import { AuditLog } from "../audit/log.ts";
 import { AuditSpool } from "../audit/spool.ts";
 import { MemoryBudgetLedger } from "../budget/ledger.ts";
-import type { Check } from "../checks/types.ts";
+import { LeaseClient } from "../budget/lease-client.ts";
+import { createLeaseBudgetCheck } from "../checks/lease-budget.ts";
 import { buildConfig } from "../config/load.ts";
 import { SidecarMetrics } from "../observability/metrics.ts";
 import { sendHttpError, HttpError } from "../proxy/http-error.ts";
@@ -34,8 +35,10 @@ export interface KubernetesOptions {
   /** Reconnect when the controller sent nothing for this long (it heartbeats more often). */
   idleTimeoutMs?: number;
   now?: () => number;
-  /** Budget leases from the controller, per snapshot ceilings (absent: counted locally). */
-  budgetCheck?: (ceilings: readonly SnapshotCeiling[]) => Check;
+  /** Take budget slices from the controller's lease API (it has a ledger); otherwise budgets are counted locally. */
+  leases?: boolean;
+  /** PEM CA bundle of an https controller with its own CA. */
+  controllerCa?: string;
 }
 
 export interface KubernetesSidecar {
@@ -62,6 +65,8 @@ export async function startKubernetesSidecar(options: KubernetesOptions): Promis
   let audit: AuditLog | undefined;
   let problem = "waiting for the first snapshot";
   let applying: Promise<void> = Promise.resolve();
+  const leaseClient = options.leases === true ? new LeaseClient({ url: options.controllerUrl, tokenFile: options.tokenFile, ...(options.controllerCa !== undefined ? { ca: options.controllerCa } : {}) }) : undefined;
+  const leaseCheck = leaseClient && createLeaseBudgetCheck({ leases: leaseClient, ceilings: () => current?.snapshot.budgets ?? [], ledger, holder: options.podName });
 
   const recordOutcome = (call: AllowedCall, outcome: string): void => {
     if (current === undefined || audit === undefined) return;
@@ -112,7 +117,7 @@ export async function startKubernetesSidecar(options: KubernetesOptions): Promis
       now,
       snapshotAge: () => (now() - confirmedAt) / 1000,
       recordOutcome,
-      ...(options.budgetCheck ? { budgetCheck: options.budgetCheck } : {}),
+      ...(leaseCheck ? { budgetCheck: leaseCheck } : {}),
     };
     const enforcement = await buildEnforcement(snapshot, shared);
     if (persist) saveSnapshot(options.stateDir, snapshot, confirmed);
@@ -138,7 +143,7 @@ export async function startKubernetesSidecar(options: KubernetesOptions): Promis
   }
 
   const subscription = new Subscription(
-    { controllerUrl: options.controllerUrl, tokenFile: options.tokenFile, idleTimeoutMs: options.idleTimeoutMs ?? 45_000 },
+    { controllerUrl: options.controllerUrl, tokenFile: options.tokenFile, idleTimeoutMs: options.idleTimeoutMs ?? 45_000, ...(options.controllerCa !== undefined ? { ca: options.controllerCa } : {}) },
     {
       snapshot: (snapshot) => {
         applying = applying.then(async () => {
@@ -192,6 +197,8 @@ export async function startKubernetesSidecar(options: KubernetesOptions): Promis
         await new Promise<void>((resolve) => s.close(() => resolve()));
       }
       await current?.enforcement.close();
+      await leaseCheck?.close();
+      await leaseClient?.close();
       await audit?.close();
     },
   };

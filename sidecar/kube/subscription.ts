@@ -4,7 +4,7 @@
 // parse or a snapshot whose version does not match its contents ends the connection (and is reported).
 import { randomInt } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { request } from "undici";
+import { Agent, request } from "undici";
 import { checkSnapshot, type Snapshot } from "../../wire/snapshot.ts";
 
 export interface SubscriptionEvents {
@@ -22,6 +22,8 @@ export interface SubscriptionOptions {
   /** Reconnect when nothing (not even a heartbeat) arrived for this long. */
   idleTimeoutMs: number;
   maxBackoffMs?: number;
+  /** PEM CA bundle of an https controller with its own CA. */
+  ca?: string;
 }
 
 export class Subscription {
@@ -30,10 +32,12 @@ export class Subscription {
   #stopped = false;
   #abort = new AbortController();
   #loop: Promise<void> | undefined;
+  readonly #dispatcher: Agent;
 
   constructor(options: SubscriptionOptions, events: SubscriptionEvents) {
     this.#options = options;
     this.#events = events;
+    this.#dispatcher = new Agent({ connections: 2, ...(options.ca !== undefined ? { connect: { ca: options.ca } } : {}) });
   }
 
   start(): this {
@@ -45,6 +49,7 @@ export class Subscription {
     this.#stopped = true;
     this.#abort.abort();
     await this.#loop;
+    await this.#dispatcher.close();
   }
 
   /** Tells the controller which snapshot this sidecar applied (feeds the policies' "loaded by" status). */
@@ -55,6 +60,7 @@ export class Subscription {
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
       body: JSON.stringify({ version }),
       signal: AbortSignal.timeout(10_000),
+      dispatcher: this.#dispatcher,
     });
     await res.body.dump();
     if (res.statusCode !== 200) throw new Error(`acknowledgement refused with HTTP ${res.statusCode}`);
@@ -93,6 +99,7 @@ export class Subscription {
         headers: { authorization: `Bearer ${token}`, accept: "application/x-ndjson" },
         signal,
         bodyTimeout: 0,
+        dispatcher: this.#dispatcher,
       });
       if (res.statusCode !== 200) {
         const text = (await res.body.text()).slice(0, 500);
