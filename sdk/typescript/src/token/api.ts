@@ -9,7 +9,7 @@ import { caveatProblem, type Caveat } from "./caveats.ts";
 import { decodeToken, type TokenHeader } from "./codec.ts";
 import { checkCoverageHashed, type CoverageResult, type ToolCall } from "./coverage.ts";
 import { foldCaveats, type EffectiveConstraints } from "./effective.ts";
-import { checkSignedToken, failure, finishAttenuation, finishMint, planAttenuation, planMint, type MintOptions, type VerifyResult } from "./build.ts";
+import { checkSignedToken, fail, finishAttenuation, finishMint, planAttenuation, planMint, type MintOptions, type VerifyResult } from "./build.ts";
 import { checkLiveness, type LivenessOptions } from "./liveness.ts";
 
 /** Derives a tenant's signing key from a master secret (HKDF-SHA256, RFC 5869). */
@@ -106,13 +106,13 @@ export interface VerifyOptions extends LivenessOptions {
 /** Verifies a token as the gateway does: structure, key, signature, caveats, time, revocation. */
 export async function verifyToken(token: string, options: VerifyOptions): Promise<VerifyResult> {
   const decoded = decodeToken(token);
-  if (!decoded.ok) return failure(decoded.code, decoded.message);
+  if (!decoded.ok) return fail(decoded.code, decoded.message);
   const { header, segments } = decoded.token;
   let key: Uint8Array;
   try {
     key = await options.keys.tenantKey(header.kid, header.tenant);
   } catch (error) {
-    if (error instanceof KeyError && (error.code === "unknown_kid" || error.code === "wrong_tenant")) return failure(error.code, error.message);
+    if (error instanceof KeyError && (error.code === "unknown_kid" || error.code === "wrong_tenant")) return fail(error.code, error.message);
     throw error;
   }
   const signed = checkSignedToken(decoded.token, await hmacChain(key, segments));

@@ -118,14 +118,14 @@ export type VerifyResult =
   | { ok: true; header: TokenHeader; effective: EffectiveConstraints }
   | { ok: false; code: TokenErrorCode; message: string };
 
-export const failure = (code: TokenErrorCode, message: string): VerifyResult => ({ ok: false, code, message });
+export const fail = (code: TokenErrorCode, message: string): VerifyResult => ({ ok: false, code, message });
 
 /** Given the tag the chain computes from the tenant key, what the token proves: signature, then caveat validity. */
 export function checkSignedToken(token: DecodedToken, expectedTag: Uint8Array): VerifyResult {
-  if (!constantTimeEqual(expectedTag, token.tag)) return failure("bad_signature", "token signature does not verify");
+  if (!constantTimeEqual(expectedTag, token.tag)) return fail("bad_signature", "token signature does not verify");
   for (const [i, caveat] of token.caveats.entries()) {
     const problem = caveatProblem(caveat);
-    if (problem !== undefined) return failure("invalid_caveat", `caveat ${i + 1}: ${problem}`);
+    if (problem !== undefined) return fail("invalid_caveat", `caveat ${i + 1}: ${problem}`);
   }
   return { ok: true, header: token.header, effective: foldCaveats(token.header, token.caveats as Caveat[]) };
 }

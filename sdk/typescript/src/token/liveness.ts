@@ -1,5 +1,5 @@
 // What depends on the moment, checked after the signature: validity window (with bounded skew) and revocation.
-import { failure, type VerifyResult } from "./build.ts";
+import { fail, type VerifyResult } from "./build.ts";
 
 export const DEFAULT_SKEW_SECONDS = 30;
 export const MAX_SKEW_SECONDS = 300;
@@ -23,18 +23,18 @@ export function checkLiveness(result: VerifyResult & { ok: true }, options: Live
   const { effective, header } = result;
   const now = options.now;
   if (effective.expiresAt !== null && now > effective.expiresAt + skew) {
-    return failure("expired", `token expired at ${new Date(effective.expiresAt * 1000).toISOString()}`);
+    return fail("expired", `token expired at ${new Date(effective.expiresAt * 1000).toISOString()}`);
   }
   const notBefore = Math.max(effective.notBefore ?? 0, header.issued_at);
-  if (now < notBefore - skew) return failure("not_yet_valid", `token is not valid before ${new Date(notBefore * 1000).toISOString()}`);
+  if (now < notBefore - skew) return fail("not_yet_valid", `token is not valid before ${new Date(notBefore * 1000).toISOString()}`);
   if (options.revocations !== undefined) {
     let revoked: boolean;
     try {
       revoked = options.revocations.isRevoked(effective.ids);
     } catch (error) {
-      return failure("revocation_unavailable", `revocation state cannot be read: ${(error as Error).message}`);
+      return fail("revocation_unavailable", `revocation state cannot be read: ${(error as Error).message}`);
     }
-    if (revoked) return failure("revoked", "token or one of its hops has been revoked");
+    if (revoked) return fail("revoked", "token or one of its hops has been revoked");
   }
   return result;
 }
