@@ -2,7 +2,8 @@
 // `kubectl get` shows the printer columns, and every validation rule refuses a bad spec at apply time
 // with its message. Also: the generated CRD reference is up to date.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseAllDocuments, stringify } from "yaml";
@@ -38,6 +39,19 @@ describe("CRD reference docs", () => {
     assert.equal(policy.spec.modules["policy.rego"], readFileSync(join(ROOT, "policies/finance/policy.rego"), "utf8"));
     assert.deepEqual(policy.spec.data, JSON.parse(readFileSync(join(ROOT, "policies/finance/data.json"), "utf8")));
   });
+});
+
+test("the harness fails, never skips, when the Kubernetes binaries are missing", async () => {
+  const saved = process.env["INTENTGATE_KUBE_BIN"];
+  const empty = mkdtempSync(join(tmpdir(), "intentgate-no-kube-"));
+  process.env["INTENTGATE_KUBE_BIN"] = empty;
+  try {
+    await assert.rejects(startKube(), /etcd not found in .*: run scripts\/test\.sh \(its ensure_kube builds it\)/);
+  } finally {
+    if (saved === undefined) delete process.env["INTENTGATE_KUBE_BIN"];
+    else process.env["INTENTGATE_KUBE_BIN"] = saved;
+    rmSync(empty, { recursive: true });
+  }
 });
 
 describe("CRDs on a real kube-apiserver", () => {
