@@ -4,6 +4,7 @@ import { Command, CommanderError } from "commander";
 import { CliError, EXIT } from "./errors.ts";
 import { processOutput, type Output } from "./output.ts";
 import { auditCommand } from "./commands/audit.ts";
+import { controllerCommand } from "./commands/controller.ts";
 import { keysCommand } from "./commands/keys.ts";
 import { memoryCommand } from "./commands/memory.ts";
 import { sidecarCommand } from "./commands/sidecar.ts";
@@ -25,7 +26,7 @@ export function buildProgram(out: Output): Command {
     .version(VERSION)
     .exitOverride()
     .configureOutput(OUTPUT);
-  for (const command of [keysCommand(out), tokenCommand(out), sidecarCommand(), auditCommand(out), memoryCommand(out)]) program.addCommand(command);
+  for (const command of [keysCommand(out), tokenCommand(out), sidecarCommand(), controllerCommand(), auditCommand(out), memoryCommand(out)]) program.addCommand(command);
   // addCommand() does not pass settings down, so every subcommand gets them here.
   const strict = (command: Command): void => {
     command.exitOverride().configureOutput(OUTPUT);

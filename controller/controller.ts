@@ -2,11 +2,17 @@
 // replica runs (so each can serve snapshots), the snapshot hub and API every replica serves, and the
 // reconcilers (status, minted tokens) that only the leader runs.
 import { createServer, type Server } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import { AuthenticationV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { AdmissionregistrationV1Api, AuthenticationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { API_VERSION, KINDS, type Budget, type Kind, type McpServer, type Tenant, type TokenRevocation, type ToolPolicy } from "./api/types.ts";
 import { Informer, type KubeObject } from "./kube/informer.ts";
+import { LeaderElector } from "./kube/leader.ts";
+import { ensureWebhookTls, type WebhookTls } from "./webhook/certs.ts";
+import type { InjectorSettings } from "./webhook/inject.ts";
+import { apiLookup, createPodMutator } from "./webhook/mutate.ts";
+import { startWebhookServer, type WebhookServer } from "./webhook/server.ts";
 import { objectKey, parseKey, WorkQueue } from "./kube/queue.ts";
 import { createLeaseHandler, leaseBudgetOf, LeaseService } from "./leases/index.ts";
 import { ControllerMetrics } from "./metrics.ts";
@@ -28,8 +34,15 @@ export interface ControllerOptions {
   heartbeatMs?: number;
   /** PostgreSQL for budget leases; without it, no lease API (sidecars count budgets locally). */
   database?: string;
-  /** Leadership; absent: this replica always leads (single replica). */
-  leadership?: { isLeader(): boolean; onChange(listener: (leading: boolean) => void): void };
+  /** Leader election with a Lease in `namespace`; absent: this replica always leads (single replica). */
+  leaderElection?: { leaseName: string; identity: string; leaseDurationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
+  /**
+   * TLS the controller manages itself (CA and serving certificate in a Secret, CA patched into the
+   * webhook configuration): the sidecar API is then HTTPS. Absent: plain HTTP (tests on loopback).
+   */
+  tls?: { secretName: string; webhookConfigName: string; dnsNames: string[]; ipAddresses?: string[] };
+  /** The sidecar injector (needs `tls`). */
+  webhook?: { listen: { host: string; port: number }; settings: Omit<InjectorSettings, "controllerCa" | "budgetLeases"> };
   /** Test hook: replace TokenReview authentication. */
   authenticate?: Authenticate;
   watch?: { idleTimeoutMs?: number; watchTimeoutSeconds?: number; maxBackoffMs?: number };
@@ -38,7 +51,11 @@ export interface ControllerOptions {
 export interface ControllerHandle {
   url: string;
   adminUrl: string;
+  webhookUrl: string | undefined;
+  /** The CA sidecars trust for the API, when it is HTTPS. */
+  caPem: string | undefined;
   hub: SnapshotHub;
+  isLeader(): boolean;
   close(): Promise<void>;
 }
 
@@ -81,7 +98,8 @@ export async function startController(options: ControllerOptions): Promise<Contr
 
   let leases: LeaseService | undefined;
   const hub = new SnapshotHub({ view, heartbeatMs: options.heartbeatMs ?? 10_000, onChange: () => policyStatusSoon() });
-  const leading = (): boolean => options.leadership?.isLeader() ?? true;
+  let elector: LeaderElector | undefined;
+  const leading = (): boolean => elector?.isLeader() ?? true;
   const queue = new WorkQueue({
     concurrency: 2,
     baseDelayMs: 500,
@@ -141,12 +159,35 @@ export async function startController(options: ControllerOptions): Promise<Contr
     };
     informer.on({ add: changed, update: changed, delete: () => hub.invalidate() });
   }
-  options.leadership?.onChange((lead) => {
-    metrics.leader.set(lead ? 1 : 0);
-    if (lead) for (const [kind, informer] of Object.entries(informers)) if (kind !== "Secret") for (const o of informer.list()) queue.add(objectKey(kind, o.metadata.namespace, o.metadata.name));
-  });
-  metrics.leader.set(leading() ? 1 : 0);
+  // Only the leader writes (status, Secrets); on taking over it reconciles everything once.
+  const requeueAll = (): void => {
+    for (const [kind, informer] of Object.entries(informers)) if (kind !== "Secret") for (const o of informer.list()) queue.add(objectKey(kind, o.metadata.namespace, o.metadata.name));
+  };
+  if (options.leaderElection !== undefined) {
+    const le = options.leaderElection;
+    elector = new LeaderElector({
+      kc,
+      namespace: options.namespace,
+      name: le.leaseName,
+      identity: le.identity,
+      ...(le.leaseDurationMs !== undefined ? { leaseDurationMs: le.leaseDurationMs } : {}),
+      ...(le.renewDeadlineMs !== undefined ? { renewDeadlineMs: le.renewDeadlineMs } : {}),
+      ...(le.retryPeriodMs !== undefined ? { retryPeriodMs: le.retryPeriodMs } : {}),
+      log,
+      onStartedLeading: () => {
+        metrics.leader.set(1);
+        log.info({ identity: le.identity }, "leading: reconciling");
+        requeueAll();
+      },
+      onStoppedLeading: () => {
+        metrics.leader.set(0);
+        log.info({ identity: le.identity }, "no longer leading: serving snapshots only");
+      },
+    });
+  }
+  metrics.leader.set(elector === undefined ? 1 : 0);
   for (const informer of Object.values(informers)) informer.start();
+  elector?.start();
 
   const authenticate = options.authenticate ?? createAuthenticator({ auth: kc.makeApiClient(AuthenticationV1Api), core: kc.makeApiClient(CoreV1Api) });
   let leaseHandler: ReturnType<typeof createLeaseHandler> | undefined;
@@ -171,14 +212,41 @@ export async function startController(options: ControllerOptions): Promise<Contr
     });
   }
   const api = createApi({ authenticate, hub, view, log });
-  const server = createServer((req, res) => {
+  let tls: WebhookTls | undefined;
+  const core = kc.makeApiClient(CoreV1Api);
+  const refreshTls = async (): Promise<WebhookTls | undefined> => {
+    if (options.tls === undefined) return undefined;
+    return ensureWebhookTls({ core, admission: kc.makeApiClient(AdmissionregistrationV1Api), namespace: options.namespace, secretName: options.tls.secretName, webhookConfigName: options.tls.webhookConfigName, dnsNames: options.tls.dnsNames, ...(options.tls.ipAddresses ? { ipAddresses: options.tls.ipAddresses } : {}) });
+  };
+  tls = await refreshTls();
+  const route: Parameters<typeof createServer>[1] = (req, res) => {
     // The lease handler authenticates by itself (same TokenReview), so it sits beside the API router.
     if (leaseHandler !== undefined && (req.url ?? "").startsWith("/v1/leases")) {
       void leaseHandler(req, res);
       return;
     }
     api(req, res);
-  });
+  };
+  const server = tls === undefined ? createServer(route) : createTlsServer({ cert: tls.certPem, key: tls.keyPem, minVersion: "TLSv1.2" }, route);
+  let webhook: WebhookServer | undefined;
+  if (options.webhook !== undefined) {
+    if (tls === undefined) throw new Error("the sidecar injector needs the controller's TLS (options.tls)");
+    const settings: InjectorSettings = { ...options.webhook.settings, controllerCa: tls.caBundle, budgetLeases: options.database !== undefined };
+    webhook = await startWebhookServer({ ...options.webhook.listen, tls, mutate: createPodMutator(apiLookup(core, kc.makeApiClient(CustomObjectsApi)), settings), log });
+  }
+  // Certificates are renewed well before they expire; every replica re-reads the shared Secret.
+  const tlsTimer = setInterval(() => {
+    refreshTls()
+      .then((next) => {
+        if (next === undefined || next.certPem === tls?.certPem) return;
+        tls = next;
+        if ("setSecureContext" in server) server.setSecureContext({ cert: next.certPem, key: next.keyPem });
+        webhook?.setTls(next);
+        log.info({ notAfter: next.notAfter.toISOString() }, "serving certificate renewed");
+      })
+      .catch((error: unknown) => log.error({ reason: (error as Error).message }, "TLS refresh failed"));
+  }, 3_600_000);
+  tlsTimer.unref();
   const admin = createServer((req, res) => {
     const p = (req.url ?? "/").split("?")[0];
     if (p === "/metrics") {
@@ -192,12 +260,19 @@ export async function startController(options: ControllerOptions): Promise<Contr
   });
   await listen(server, options.listen);
   await listen(admin, options.admin);
-  log.info({ url: urlOf(server), admin: urlOf(admin) }, "controller listening");
+  const url = urlOf(server).replace(/^http:/, tls === undefined ? "http:" : "https:");
+  log.info({ url, admin: urlOf(admin), webhook: webhook?.url }, "controller listening");
   return {
-    url: urlOf(server),
+    url,
     adminUrl: urlOf(admin),
+    webhookUrl: webhook?.url,
+    caPem: tls?.caBundle,
     hub,
+    isLeader: leading,
     async close() {
+      clearInterval(tlsTimer);
+      await elector?.stop();
+      await webhook?.close();
       hub.close();
       clearTimeout(statusTimer);
       for (const s of [server, admin]) {

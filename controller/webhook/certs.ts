@@ -82,6 +82,7 @@ async function readSecret(o: WebhookTlsOptions): Promise<V1Secret | undefined> {
 }
 
 async function patchCaBundle(o: WebhookTlsOptions, caBundle: string): Promise<void> {
+  if (o.webhookConfigName === "") return; // TLS for the sidecar API only: no injector to keep current
   const encoded = Buffer.from(caBundle).toString("base64");
   for (let attempt = 0; attempt < 5; attempt++) {
     const config = await o.admission.readMutatingWebhookConfiguration({ name: o.webhookConfigName });

@@ -32,6 +32,8 @@ export function buildSidecarContainer(settings: InjectorSettings, mode: Mode): V
       { name: "INTENTGATE_INTERCEPTION", value: mode },
       { name: "INTENTGATE_LISTEN", value: `127.0.0.1:${settings.ports.mcp}` },
       { name: "INTENTGATE_ADMIN", value: `0.0.0.0:${settings.ports.admin}` },
+      ...(settings.controllerCa === undefined ? [] : [{ name: "INTENTGATE_CONTROLLER_CA", value: settings.controllerCa }]),
+      ...(settings.budgetLeases === true ? [{ name: "INTENTGATE_BUDGET_LEASES", value: "true" }] : []),
     ],
     startupProbe: { ...admin, periodSeconds: 1, failureThreshold: 120 },
     readinessProbe: { ...admin, periodSeconds: 5, failureThreshold: 2 },

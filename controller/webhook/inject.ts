@@ -20,6 +20,10 @@ export interface InjectorSettings {
   resources?: V1ResourceRequirements;
   ports: { mcp: number; admin: number };
   controllerUrl: string;
+  /** PEM of the CA that signed the controller's serving certificate (its API is HTTPS). */
+  controllerCa?: string;
+  /** The controller has a lease ledger: sidecars take budget slices from it. */
+  budgetLeases?: boolean;
   /** The controller's own namespace: never injected. */
   controllerNamespace: string;
   defaultMode: Mode;
