@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what it needs (Node 24, npm packages, opa,
-# PostgreSQL's server binaries, etcd, kube-apiserver and kubectl; tests start their own servers),
+# PostgreSQL's server binaries, etcd, kube-apiserver, kubectl and helm; tests start their own servers),
 # then typecheck, lint, policy rebuild-and-compare, bundle build, and every test.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -11,6 +11,7 @@ ensure_opa
 ensure_postgres
 ensure_iptables
 ensure_kube
+ensure_helm
 cd "$ROOT"
 
 log "typecheck"; npx tsc -p tsconfig.json

@@ -90,6 +90,17 @@ ensure_kube() {
   export INTENTGATE_KUBE_BIN="$dir/bin"
 }
 
+# helm from the Go module proxy, for the chart's lint, template and golden tests (a minute or two the first time).
+HELM_VERSION=v3.22.0
+ensure_helm() {
+  if [ ! -x "$TOOLS/bin/helm" ] || [ "$(cat "$TOOLS/bin/.helm-version" 2>/dev/null)" != "$HELM_VERSION" ]; then
+    log "building helm $HELM_VERSION from the Go module proxy"
+    CGO_ENABLED=0 GOBIN="$TOOLS/bin" GOFLAGS=-mod=mod go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >&2
+    echo "$HELM_VERSION" > "$TOOLS/bin/.helm-version"
+  fi
+  export PATH="$TOOLS/bin:$PATH"
+}
+
 # A virtualenv for the Python SDK's tests: pytest, the official MCP Python SDK (`mcp`) and the SDK
 # itself (editable), from PyPI. Reinstalled when sdk/python/pyproject.toml changes.
 ensure_python_sdk() {
