@@ -2,8 +2,7 @@
 // before the call goes on), checkpoints of the stream's head are signed periodically and on close,
 // and argument values are replaced by a keyed digest unless the tenant stores them.
 import { createHmac } from "node:crypto";
-import { closeSync, fsyncSync, openSync, readFileSync, truncateSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, truncateSync } from "node:fs";
 import { canonicalize } from "../../wire/jcs.ts";
 import { signCheckpoint, type AuditCheckpoint, type AuditEvent, type AuditKeys, type AuditRecord } from "../../wire/audit/index.ts";
 import type { AuditSpool } from "./spool.ts";
@@ -22,20 +21,20 @@ export interface AuditLogOptions {
 export class AuditLog {
   readonly #o: AuditLogOptions;
   readonly #now: () => Date;
-  readonly #checkpointFile: string;
+  /** Highest seq signed (its checkpoint may still be on its way to disk); -1 when none. */
   #signedSeq: number;
   #timer: NodeJS.Timeout;
   #listeners: Array<(checkpoint: AuditCheckpoint) => void> = [];
+  #errorListeners: Array<(error: Error) => void> = [];
 
   constructor(options: AuditLogOptions) {
     this.#o = options;
     this.#now = options.now ?? (() => new Date());
-    this.#checkpointFile = join(options.spool.dir, "checkpoints.ndjson");
-    this.#signedSeq = lastSignedSeq(this.#checkpointFile);
+    this.#signedSeq = lastSignedSeq(options.spool.checkpoints.path);
     options.spool.onDurable((head) => {
-      if (head.seq - Math.max(this.#signedSeq, 0) >= options.checkpointEvery) this.checkpoint();
+      if (head.seq - Math.max(this.#signedSeq, 0) >= options.checkpointEvery) this.#background();
     });
-    this.#timer = setInterval(() => this.checkpoint(), options.checkpointIntervalMs);
+    this.#timer = setInterval(() => this.#background(), options.checkpointIntervalMs);
     this.#timer.unref();
   }
 
@@ -58,23 +57,33 @@ export class AuditLog {
     return { names: Object.keys(args).sort(), sha256: digest, values: this.#o.storeArgumentValues ? args : null };
   }
 
+  /** Told each checkpoint once it is durable in checkpoints.ndjson. */
   onCheckpoint(listener: (checkpoint: AuditCheckpoint) => void): void {
     this.#listeners.push(listener);
   }
 
-  /** Signs the current head (if it moved) and appends the checkpoint to checkpoints.ndjson, fsynced. */
-  checkpoint(): AuditCheckpoint | undefined {
+  /** Told when a checkpoint triggered by the log itself could not be written (it is retried at the next trigger). */
+  onCheckpointError(listener: (error: Error) => void): void {
+    this.#errorListeners.push(listener);
+  }
+
+  /**
+   * Signs the current head (if it moved) and appends the checkpoint to checkpoints.ndjson; resolves
+   * once it is on disk. The write never blocks the event loop: checkpoints are on no call's
+   * durability path (the records are, through the spool).
+   */
+  async checkpoint(): Promise<AuditCheckpoint | undefined> {
     const head = this.#o.spool.head;
-    if (head.seq === this.#signedSeq || head.seq === 0) return undefined;
+    if (head.seq <= this.#signedSeq || head.seq === 0) return undefined;
     const checkpoint = signCheckpoint({ stream: this.stream, ...head }, this.#now(), this.#o.keys.keyId, this.#o.keys.signingKey);
-    const fd = openSync(this.#checkpointFile, "a", 0o600);
+    const previous = this.#signedSeq;
+    this.#signedSeq = head.seq; // claimed now, so a trigger while this one is written does not sign it again
     try {
-      writeSync(fd, `${canonicalize(checkpoint)}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      await this.#o.spool.checkpoints.append(canonicalize(checkpoint));
+    } catch (error) {
+      if (this.#signedSeq === head.seq) this.#signedSeq = previous; // not on disk: the next trigger signs again
+      throw error;
     }
-    this.#signedSeq = head.seq;
     for (const listener of this.#listeners) listener(checkpoint);
     return checkpoint;
   }
@@ -82,7 +91,17 @@ export class AuditLog {
   async close(): Promise<void> {
     clearInterval(this.#timer);
     await this.#o.spool.close();
-    this.checkpoint();
+    try {
+      await this.checkpoint();
+    } finally {
+      await this.#o.spool.checkpoints.close();
+    }
+  }
+
+  #background(): void {
+    this.checkpoint().catch((error: unknown) => {
+      for (const listener of this.#errorListeners) listener(error as Error);
+    });
   }
 }
 

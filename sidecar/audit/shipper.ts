@@ -6,7 +6,6 @@
 // costs a re-send, never a gap or a duplicate.
 import { randomInt } from "node:crypto";
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
-import { join } from "node:path";
 import type { Logger } from "pino";
 import type { AuditSpool } from "./spool.ts";
 import { AuditConflictError, AuditLineError, type AuditStore } from "./store/types.ts";
@@ -89,7 +88,7 @@ export class AuditShipper {
     this.#retryMaxMs = Math.max(options.retryMaxMs ?? 30_000, this.#retryInitialMs);
     this.#closeDeadlineMs = options.closeDeadlineMs ?? 3000;
     this.#observer = options.observer ?? {};
-    this.#checkpointFile = join(options.spool.dir, "checkpoints.ndjson");
+    this.#checkpointFile = options.spool.checkpoints.path;
     this.#compactAt = options.compactCheckpointsAt ?? 256 * 1024;
     this.#startWaitMs = options.startWaitMs ?? 10_000;
     this.#acked = options.spool.shipped().seq;
@@ -232,14 +231,16 @@ export class AuditShipper {
 
   /**
    * Rewrites checkpoints.ndjson as the last shipped checkpoint plus what is not shipped yet. The
-   * last one stays so a restarted AuditLog knows which head it already signed. Synchronous, so no
-   * checkpoint can be appended between the read and the rename.
+   * last one stays so a restarted AuditLog knows which head it already signed. Only between
+   * appends, and synchronous, so no checkpoint can be appended between the read and the rename.
    */
   #compactCheckpoints(): void {
-    const text = readFileSync(this.#checkpointFile);
-    const keep = Buffer.concat([Buffer.from(`${this.#lastCheckpointLine ?? ""}\n`), text.subarray(this.#checkpointOffset)]);
-    writeFileDurably(this.#checkpointFile, keep);
-    this.#checkpointOffset = Buffer.byteLength(`${this.#lastCheckpointLine ?? ""}\n`);
+    this.#spool.checkpoints.rewrite(() => {
+      const text = readFileSync(this.#checkpointFile);
+      const keep = Buffer.concat([Buffer.from(`${this.#lastCheckpointLine ?? ""}\n`), text.subarray(this.#checkpointOffset)]);
+      writeFileDurably(this.#checkpointFile, keep);
+      this.#checkpointOffset = Buffer.byteLength(`${this.#lastCheckpointLine ?? ""}\n`);
+    }); // skipped while a checkpoint is being appended: the next shipment compacts
   }
 
   /** Marks failures of a store call as database failures (the rest are the spool's). */

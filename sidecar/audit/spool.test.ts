@@ -1,11 +1,12 @@
 // The spool's shipper-facing side: readAfter finds lines by position across segment files (and
 // reads on from where it stopped), and pendingBytes counts exactly what is not acknowledged.
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { constants, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { AuditKeys, OCSF, type AuditRecord, type OutcomeEvent } from "../../wire/audit/index.ts";
+import { openFlags } from "../../test/support/fd-flags.ts";
 import { AuditSpool } from "./spool.ts";
 
 const keys = AuditKeys.fromFile(AuditKeys.generateFile("spool-test"));
@@ -98,5 +99,15 @@ test("a spool over maxSpoolBytes refuses new records until enough is acknowledge
   assert.equal(spool.pendingBytes(), 0);
   const next = await spool.append(event(99));
   assert.equal(next.seq, last.seq + 1);
+  await spool.close();
+});
+
+test("segments are written with O_DSYNC (durable when the write returns, no separate fdatasync)", async () => {
+  const { spool, dir } = await filled(30, 2048);
+  const current = spool.segments().at(-1)?.name ?? "";
+  const flags = openFlags(join(dir, current));
+  assert.equal(flags.length, 1);
+  assert.ok(((flags[0] as number) & constants.O_DSYNC) !== 0);
+  assert.ok(((flags[0] as number) & constants.O_APPEND) !== 0);
   await spool.close();
 });

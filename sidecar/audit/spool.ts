@@ -3,12 +3,19 @@
 // write leaves no gap: the file is cut back to its last durable record and the head is unchanged.
 // A shipper drains the spool into PostgreSQL and acknowledges what the database holds; fully
 // acknowledged segment files are deleted, the last shipped head is kept in shipped.json.
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, truncateSync, unlinkSync } from "node:fs";
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, truncateSync, unlinkSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import type { KeyObject } from "node:crypto";
 import { chainRecord, EMPTY_HEAD, type AuditEvent, type AuditRecord, type ChainHead } from "../../wire/audit/index.ts";
+import { CheckpointFile, writeAll } from "./checkpoint-file.ts";
 import { writeFileDurably } from "./durable-file.ts";
+
+/**
+ * Segments are written with O_DSYNC: a write returns once its data (and the file size) are on
+ * disk, as write + fdatasync would, in one thread-pool round trip instead of two.
+ */
+const SEGMENT_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC;
 
 export interface SpoolOptions {
   dir: string;
@@ -35,6 +42,8 @@ const segmentName = (firstSeq: number): string => `seg-${String(firstSeq).padSta
 export class AuditSpool {
   readonly stream: string;
   readonly dir: string;
+  /** The signed checkpoints of this stream, kept beside its segments. */
+  readonly checkpoints: CheckpointFile;
   readonly #chainKey: KeyObject;
   readonly #maxBatch: number;
   readonly #maxSegmentBytes: number;
@@ -54,6 +63,7 @@ export class AuditSpool {
   private constructor(options: SpoolOptions, stream: string, head: ChainHead) {
     this.dir = options.dir;
     this.stream = stream;
+    this.checkpoints = new CheckpointFile(options.dir);
     this.#chainKey = options.chainKey;
     this.#maxBatch = options.maxBatch ?? 256;
     this.#maxSegmentBytes = options.maxSegmentBytes ?? 4 * 1024 * 1024;
@@ -130,18 +140,19 @@ export class AuditSpool {
     }
     batch = chained;
     if (batch.length === 0) return;
-    const text = `${lines.join("\n")}\n`;
-    const durableSize = this.#fileSize;
+    const bytes = Buffer.from(`${lines.join("\n")}\n`, "utf8");
+    let durable: { name: string; size: number } | undefined;
     try {
       const file = await this.#segmentFor(this.#head.seq + 1);
-      await file.write(text);
-      await file.datasync();
-      this.#fileSize += Buffer.byteLength(text);
-      this.#pendingBytes += Buffer.byteLength(text);
+      durable = { name: this.#fileName, size: this.#fileSize };
+      // Durable when the write returns (O_DSYNC).
+      await writeAll(file, bytes);
+      this.#fileSize += bytes.length;
+      this.#pendingBytes += bytes.length;
     } catch (error) {
       // Cut back anything partly written so the file ends on the last durable record.
       try {
-        if (this.#fileName !== "") truncateSync(join(this.dir, this.#fileName), durableSize);
+        if (durable !== undefined) truncateSync(join(this.dir, durable.name), durable.size);
       } catch {
         /* the next write will find out */
       }
@@ -157,10 +168,18 @@ export class AuditSpool {
   async #segmentFor(firstSeq: number): Promise<FileHandle> {
     if (this.#file !== undefined && this.#fileSize < this.#maxSegmentBytes) return this.#file;
     await this.#file?.close();
+    this.#file = undefined;
     this.#fileName = segmentName(firstSeq);
-    this.#file = await open(join(this.dir, this.#fileName), "a", 0o600);
-    this.#fileSize = (await this.#file.stat()).size;
-    return this.#file;
+    const file = await open(join(this.dir, this.#fileName), SEGMENT_FLAGS, 0o600);
+    try {
+      this.#fileSize = (await file.stat()).size;
+      if (this.#fileSize === 0) await syncDirectory(this.dir); // the new segment's name must survive a crash too
+    } catch (error) {
+      await file.close();
+      throw error;
+    }
+    this.#file = file;
+    return file;
   }
 
   /** Segment files in order, with the sequence number each starts at. */
@@ -278,6 +297,15 @@ export class AuditSpool {
     if (tail === undefined) return this.shipped();
     const record = JSON.parse(tail) as AuditRecord;
     return { seq: record.seq, hash: record.hash };
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 

@@ -188,7 +188,7 @@ test("checkpoints.ndjson is compacted once shipped, keeping its last line, so a 
   const shipper = new AuditShipper({ spool: first.spool, store, log: capture().log, compactCheckpointsAt: 2000, observer });
   for (let i = 0; i < 40; i++) {
     await first.audit.append(decisionEvent(i));
-    first.audit.checkpoint();
+    await first.audit.checkpoint();
     if (i % 10 === 9) await shipper.drain();
   }
   await shipper.drain();
@@ -200,7 +200,7 @@ test("checkpoints.ndjson is compacted once shipped, keeping its last line, so a 
   await first.audit.close();
 
   const second = openSpool("compact", first.dir, k);
-  assert.equal(second.audit.checkpoint(), undefined, "head 40 is already signed");
+  assert.equal(await second.audit.checkpoint(), undefined, "head 40 is already signed");
   await second.audit.append(decisionEvent(41));
   const resumed = counting();
   const next = new AuditShipper({ spool: second.spool, store, log: capture().log, observer: resumed });
