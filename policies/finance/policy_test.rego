@@ -72,6 +72,18 @@ test_malformed_or_missing_iban_blocks if {
 	}
 }
 
+# The shape is ^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$ on the normalised IBAN, checked without a regex.
+test_iban_shape_boundaries if {
+	every iban in ["DE89370400440", "DE893704004405", "DE893704004405320130001234567890123", "D189370400440532013000", "DEX9370400440532013000", "DE89-370400440532013000", "DE89370400440532013000\n", "DE89370400440532013ÄÄÄ", "ÄE89370400440532013000"] {
+		d := intentgate.decision with input as transfer({"iban": iban})
+		d.reason == "beneficiary IBAN is missing or malformed"
+	}
+	every iban in ["DE893704004405X", "DE89370400440532013000123456789012", "DE00ABCDEFGHIJKLMNOPQRSTUVWXYZ0123"] {
+		d := intentgate.decision with input as transfer({"iban": iban})
+		d.decision == "allow"
+	}
+}
+
 test_missing_arguments_block if {
 	every field in ["amount", "currency", "iban"] {
 		d := intentgate.decision with input as with_arguments(object.remove(base.arguments, [field]))

@@ -92,7 +92,11 @@ void test("read-only: wasm and opa eval agree", async () => {
 void test("finance: wasm and opa eval agree", async () => {
   const amounts: unknown[] = [500, 1000, 1000.01, 2500.5, 10000, 10000.01, 12345.67, 15000, 1e6, 0.5, 0, -1, "500", null];
   const ibans: unknown[] = ["DE89370400440532013000", "fr76 3000 6000 0112 3456 7890 189", "GB29NWBK60161331926819", "NL00ATTACKER", 42];
-  const transfers = amounts.flatMap((amount) => ibans.map((iban) => call("payments", "transfer", { arguments: { amount, currency: "EUR", iban } })));
+  // The IBAN shape (^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$, written without a regex) at its edges.
+  const shapes = ["DE893704004405", "DE893704004405X", "DE89370400440532013000123456789012", "DE893704004405320130001234567890123",
+    "D189370400440532013000", "DEX9370400440532013000", "DE89-370400440532013000", "DE89370400440532013000\n", "de89370400440532013ääß", "ÄE89370400440532013000", ""];
+  const transfers = amounts.flatMap((amount) => ibans.map((iban) => call("payments", "transfer", { arguments: { amount, currency: "EUR", iban } })))
+    .concat(shapes.map((iban) => call("payments", "transfer", { arguments: { amount: 500, currency: "EUR", iban } })));
   const currencies = ["USD", "eur", null].map((currency) => call("payments", "transfer", { arguments: { amount: 15000, currency, iban: "DE89370400440532013000" } }));
   const missing = [{}, { amount: 20000 }, { currency: "EUR", iban: "DE89370400440532013000" }].map((args) => call("payments", "transfer", { arguments: args }));
   const others = variants(transfer20k()).concat(variants(call("payments", "list_accounts")));
