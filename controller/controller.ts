@@ -21,6 +21,7 @@ import { reconcileObject } from "./reconcile/reconcile.ts";
 import { createApi } from "./serve/api.ts";
 import { createAuthenticator, type Authenticate } from "./serve/auth.ts";
 import { SnapshotHub } from "./serve/hub.ts";
+import { readReport, REPORT_LABEL, ReportPublisher, summarize, sumReports, type ReplicaReport } from "./serve/replica-report.ts";
 import { agentId, DEFAULT_ENTRYPOINT, tenantOf, type ClusterView, type CompiledPolicy } from "./snapshot/build.ts";
 
 export interface ControllerOptions {
@@ -46,6 +47,8 @@ export interface ControllerOptions {
   /** Test hook: replace TokenReview authentication. */
   authenticate?: Authenticate;
   watch?: { idleTimeoutMs?: number; watchTimeoutSeconds?: number; maxBackoffMs?: number };
+  /** How often a replica rewrites its sidecar report (with leader election); a report 3x older is ignored. Default 30000. */
+  reportRefreshMs?: number;
 }
 
 export interface ControllerHandle {
@@ -97,7 +100,29 @@ export async function startController(options: ControllerOptions): Promise<Contr
   };
 
   let leases: LeaseService | undefined;
-  const hub = new SnapshotHub({ view, heartbeatMs: options.heartbeatMs ?? 10_000, onChange: () => policyStatusSoon() });
+  const hub = new SnapshotHub({
+    view,
+    heartbeatMs: options.heartbeatMs ?? 10_000,
+    onChange: () => {
+      publisher?.changed();
+      policyStatusSoon();
+    },
+  });
+  // With several replicas, each publishes what its own subscribers loaded; the leader sums them.
+  const identity = options.leaderElection?.identity;
+  const refreshMs = options.reportRefreshMs ?? 30_000;
+  const reports =
+    identity === undefined ? undefined : new Informer({ ...informerOptions, path: `/api/v1/namespaces/${options.namespace}/configmaps`, labelSelector: `${REPORT_LABEL}=true` });
+  const ownReport = (): ReplicaReport => summarize(hub, view, identity ?? "", Math.floor(Date.now() / 1000));
+  const sidecars = (): ReturnType<typeof sumReports> => {
+    const now = Math.floor(Date.now() / 1000);
+    const others = (reports?.list() ?? []).flatMap((cm) => readReport(cm as { data?: Record<string, string> }, now, (3 * refreshMs) / 1000) ?? []);
+    return sumReports([ownReport(), ...others]);
+  };
+  const publisher =
+    identity === undefined
+      ? undefined
+      : new ReportPublisher({ kc, namespace: options.namespace, identity, name: `intentgate-sidecars-${identity}`.toLowerCase().replace(/[^a-z0-9.-]/g, "-").slice(0, 253), report: ownReport, log, refreshMs });
   let elector: LeaderElector | undefined;
   const leading = (): boolean => elector?.isLeader() ?? true;
   const queue = new WorkQueue({
@@ -110,7 +135,7 @@ export async function startController(options: ControllerOptions): Promise<Contr
       const informer = informers[kind as Kind] as Informer<KubeObject> | undefined;
       const object = informer?.get(name, namespace === "" ? undefined : namespace);
       if (object === undefined) return;
-      const requeueAfterMs = await reconcileObject({ kc, view, hub, compiled, log, metrics, ...(leases ? { leases } : {}) }, kind as Kind, object);
+      const requeueAfterMs = await reconcileObject({ kc, view, sidecars, compiled, log, metrics, ...(leases ? { leases } : {}) }, kind as Kind, object);
       if (requeueAfterMs !== undefined) queue.addAfter(key, requeueAfterMs);
     },
     onResult: (r) => {
@@ -187,6 +212,8 @@ export async function startController(options: ControllerOptions): Promise<Contr
   }
   metrics.leader.set(elector === undefined ? 1 : 0);
   for (const informer of Object.values(informers)) informer.start();
+  reports?.on({ add: () => policyStatusSoon(), update: () => policyStatusSoon(), delete: () => policyStatusSoon() });
+  reports?.start();
   elector?.start();
 
   const authenticate = options.authenticate ?? createAuthenticator({ auth: kc.makeApiClient(AuthenticationV1Api), core: kc.makeApiClient(CoreV1Api) });
@@ -274,13 +301,14 @@ export async function startController(options: ControllerOptions): Promise<Contr
       await elector?.stop();
       await webhook?.close();
       hub.close();
+      await publisher?.close();
       clearTimeout(statusTimer);
       for (const s of [server, admin]) {
         s.closeAllConnections();
         await new Promise<void>((resolve) => s.close(() => resolve()));
       }
       await queue.stop();
-      await Promise.all(Object.values(informers).map((i) => i.stop()));
+      await Promise.all([...Object.values(informers), ...(reports ? [reports] : [])].map((i) => i.stop()));
       await leases?.close();
     },
   };

@@ -30,8 +30,7 @@ export async function reconcileGrant(kc: KubeConfig, view: ClusterView, grant: C
     if (problem !== undefined) throw new TerminalError("InvalidCaveat", `caveats[${i}]: ${problem}`);
     if (c.type === "agent" || c.type === "hop") throw new TerminalError("InvalidCaveat", `caveats[${i}]: "${c.type}" is set by the controller`);
   }
-  const accounts = grant.spec.agents.serviceAccounts ?? [];
-  if (accounts.length === 0) throw new TerminalError("NoServiceAccounts", "grants mint per service account: list spec.agents.serviceAccounts");
+  const accounts = await grantedAccounts(kc, namespace, grant);
   const prefix = grant.spec.secretPrefix ?? grant.metadata.name;
   const tokens: GrantOutcome["tokens"] = [];
   let rotateAt = Infinity;
@@ -59,6 +58,23 @@ export async function reconcileGrant(kc: KubeConfig, view: ClusterView, grant: C
     rotateAt = Math.min(rotateAt, issued + Math.floor((2 * (expiresAt - issued)) / 3));
   }
   return { tokens, rotateAt };
+}
+
+/**
+ * Tokens are minted per service account. A label selector picks the service accounts of the pods
+ * that carry the labels now (re-read at each reconcile, which runs at least every minute); with a
+ * list of service accounts as well, both must hold, as for every other selector.
+ */
+async function grantedAccounts(kc: KubeConfig, namespace: string, grant: CapabilityGrant): Promise<string[]> {
+  const listed = grant.spec.agents.serviceAccounts ?? [];
+  const labels = Object.entries(grant.spec.agents.matchLabels ?? {});
+  if (labels.length === 0) return listed;
+  const pods = await kubeJson<{ items: Array<{ spec?: { serviceAccountName?: string } }> }>(kc, {
+    path: `/api/v1/namespaces/${namespace}/pods`,
+    query: { labelSelector: labels.map(([k, v]) => `${k}=${v}`).join(",") },
+  });
+  const found = new Set(pods.items.map((p) => p.spec?.serviceAccountName ?? "default"));
+  return [...found].filter((sa) => listed.length === 0 || listed.includes(sa));
 }
 
 function caveatsOf(token: string): Caveat[] | undefined {

@@ -4,20 +4,21 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { parseDurationSeconds } from "../../wire/duration.ts";
-import { API_VERSION, KINDS, type Budget, type CapabilityGrant, type Condition, type Kind, type McpServer, type ToolPolicy } from "../api/types.ts";
+import { API_VERSION, KINDS, type Budget, type CapabilityGrant, type Condition, type Kind, type McpServer, type Tenant, type ToolPolicy } from "../api/types.ts";
 import { kubeJson, KubeApiError } from "../kube/client.ts";
 import type { KubeObject } from "../kube/informer.ts";
 import { TerminalError } from "../kube/queue.ts";
 import type { LeaseService } from "../leases/index.ts";
 import type { ControllerMetrics } from "../metrics.ts";
-import type { SnapshotHub } from "../serve/hub.ts";
-import { selects, tenantOf, type ClusterView, type CompiledPolicy } from "../snapshot/build.ts";
+import type { SidecarCounts } from "../serve/replica-report.ts";
+import { contestedNamespaces, tenantOf, type ClusterView, type CompiledPolicy } from "../snapshot/build.ts";
 import { reconcileGrant } from "./grants.ts";
 
 export interface ReconcileDeps {
   kc: KubeConfig;
   view: ClusterView;
-  hub: SnapshotHub;
+  /** Sidecars over every replica (policy status shows how many loaded its version). */
+  sidecars: () => SidecarCounts;
   compiled: ReadonlyMap<string, { generation: number; result: CompiledPolicy | { errors: string[] } }>;
   log: Logger;
   metrics: ControllerMetrics;
@@ -48,7 +49,7 @@ export async function reconcileObject(deps: ReconcileDeps, kind: Kind, object: K
 async function statusFor(deps: ReconcileDeps, kind: Kind, object: KubeObject): Promise<{ status: Status; requeueAfterMs?: number }> {
   const namespace = object.metadata.namespace;
   if (kind !== "Tenant" && namespace !== undefined && tenantOf(deps.view, namespace) === undefined) {
-    throw new TerminalError("NoTenant", `no Tenant lists namespace "${namespace}" in spec.namespaces`);
+    throw new TerminalError("NoTenant", `no single Tenant lists namespace "${namespace}" in spec.namespaces (none, or more than one)`);
   }
   switch (kind) {
     case "ToolPolicy": {
@@ -57,19 +58,16 @@ async function statusFor(deps: ReconcileDeps, kind: Kind, object: KubeObject): P
       if (c === undefined || c.generation !== p.metadata.generation) return { status: {}, requeueAfterMs: 1000 }; // compiling
       if ("errors" in c.result) throw new TerminalError("CompileFailed", c.result.errors.join("\n"));
       const version = c.result.version;
-      const name = `${p.metadata.namespace}/${p.metadata.name}`;
-      let selected = 0;
-      let loaded = 0;
-      for (const sub of deps.hub.subscribers()) {
-        if (sub.who.namespace !== p.metadata.namespace || !selects(p.spec.agents, sub.who)) continue;
-        selected++;
-        if (sub.loaded?.policies.get(name) === version) loaded++;
-      }
+      const { selected, loaded } = deps.sidecars().policy(`${p.metadata.namespace}/${p.metadata.name}`, version);
       return { status: { version, loadedBy: loaded, selectedSidecars: selected } };
     }
     case "CapabilityGrant": {
       const out = await reconcileGrant(deps.kc, deps.view, object as unknown as CapabilityGrant, Math.floor(Date.now() / 1000));
-      return { status: { tokens: out.tokens, tokenCount: out.tokens.length }, requeueAfterMs: Math.max(1000, out.rotateAt * 1000 - Date.now()) };
+      const untilRotation = Math.max(1000, out.rotateAt * 1000 - Date.now());
+      const g = object as unknown as CapabilityGrant;
+      // Label selectors follow pods as they come and go, so those grants are looked at every minute.
+      const requeueAfterMs = g.spec.agents.matchLabels !== undefined ? Math.min(60_000, untilRotation) : untilRotation;
+      return { status: { tokens: out.tokens, tokenCount: out.tokens.length }, requeueAfterMs };
     }
     case "Budget": {
       const b = object as unknown as Budget;
@@ -88,10 +86,10 @@ async function statusFor(deps: ReconcileDeps, kind: Kind, object: KubeObject): P
       return { status: {} };
     }
     case "Tenant": {
-      const t = object as unknown as { metadata: { name: string } };
-      let sidecars = 0;
-      for (const sub of deps.hub.subscribers()) if (sub.tenant === t.metadata.name) sidecars++;
-      return { status: { sidecars } };
+      const t = object as unknown as Tenant;
+      const contested = contestedNamespaces(deps.view, t);
+      if (contested.length > 0) throw new TerminalError("NamespaceConflict", `namespaces also claimed by another Tenant: ${contested.join(", ")}; their sidecars get no snapshot until one Tenant owns each`);
+      return { status: { sidecars: deps.sidecars().tenant(t.metadata.name) } };
     }
     default:
       return { status: {} };
@@ -100,6 +98,8 @@ async function statusFor(deps: ReconcileDeps, kind: Kind, object: KubeObject): P
 
 /** metav1.Condition semantics: lastTransitionTime moves only when the status does. */
 export function withCondition(existing: readonly Condition[] | undefined, next: Omit<Condition, "lastTransitionTime">): Condition[] {
+  // metav1.Condition caps messages at 32768 bytes; a longer one would make every status patch fail.
+  if (Buffer.byteLength(next.message) > 4096) next = { ...next, message: Buffer.from(next.message).subarray(0, 4000).toString("utf8").replace(/\uFFFD$/, "") + " …(truncated)" };
   const previous = existing?.find((c) => c.type === next.type);
   const lastTransitionTime = previous !== undefined && previous.status === next.status ? previous.lastTransitionTime : new Date().toISOString().replace(/\.\d+Z$/, "Z");
   return [...(existing ?? []).filter((c) => c.type !== next.type), { ...next, lastTransitionTime }];

@@ -39,8 +39,19 @@ export type BuildResult = { ok: true; body: SnapshotBody } | { ok: false; code: 
 
 export const DEFAULT_ENTRYPOINT = "intentgate/decision";
 
+/**
+ * The one Tenant that lists the namespace. Two tenants claiming one namespace is a conflict that
+ * must not resolve to either (keys and policies would depend on list order): it yields none, so
+ * the namespace's sidecars get no snapshot and fail closed, and both Tenants report it.
+ */
 export function tenantOf(view: ClusterView, namespace: string): Tenant | undefined {
-  return view.tenants().find((t) => t.spec.namespaces.includes(namespace));
+  const claiming = view.tenants().filter((t) => t.spec.namespaces.includes(namespace));
+  return claiming.length === 1 ? claiming[0] : undefined;
+}
+
+/** Namespaces this tenant lists that another tenant lists too. */
+export function contestedNamespaces(view: ClusterView, tenant: Tenant): string[] {
+  return tenant.spec.namespaces.filter((ns) => view.tenants().some((t) => t.metadata.name !== tenant.metadata.name && t.spec.namespaces.includes(ns)));
 }
 
 export function selects(selector: AgentSelector | undefined, who: AgentIdentity): boolean {
@@ -52,7 +63,7 @@ export function selects(selector: AgentSelector | undefined, who: AgentIdentity)
 
 export function buildSnapshotBody(view: ClusterView, who: AgentIdentity): BuildResult {
   const tenant = tenantOf(view, who.namespace);
-  if (tenant === undefined) return { ok: false, code: "no_tenant", message: `no Tenant owns namespace "${who.namespace}"` };
+  if (tenant === undefined) return { ok: false, code: "no_tenant", message: `no single Tenant owns namespace "${who.namespace}" (none, or more than one)` };
   const keysRef = tenant.spec.keysSecret;
   const keyText = view.secret(view.controllerNamespace, keysRef.name)?.[keysRef.key];
   if (keyText === undefined) return { ok: false, code: "tenant_keys_missing", message: `Secret ${view.controllerNamespace}/${keysRef.name} has no key "${keysRef.key}"` };
@@ -126,6 +137,7 @@ export function buildSnapshotBody(view: ClusterView, who: AgentIdentity): BuildR
     servers.push({
       name: s.metadata.name,
       url: s.spec.url,
+      ...(s.spec.sseUrl !== undefined ? { sseUrl: s.spec.sseUrl } : {}),
       hosts: [...new Set([authority, ...(s.spec.hosts ?? [])])].sort(),
       headers,
       allowedTools: s.spec.allowedTools ?? [],

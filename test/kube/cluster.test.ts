@@ -3,7 +3,8 @@
 // budget leases on a real PostgreSQL, the sidecar injector) and three Kubernetes-mode sidecars
 // (`intentgate sidecar --kubernetes`) of one agent, against a real kube-apiserver. Shows: the webhook
 // mutating a real pod create; budget exactness across the three replicas (100 allowed, the 101st
-// refused, under concurrency); leader failover when the leader is killed.
+// refused, under concurrency); policy and tenant status counting the sidecars of both replicas;
+// leader failover when the leader is killed.
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -55,6 +56,7 @@ describe("a cluster: two controller replicas, three sidecars of one agent", { ti
   const controllers = new Map<string, Proc>();
   const sidecars: Array<{ proc: Proc; url: string }> = [];
   let apiPort: number;
+  let apiPortB: number;
   let webhookPort: number;
   let caPem = "";
   let agentToken = "";
@@ -62,7 +64,7 @@ describe("a cluster: two controller replicas, three sidecars of one agent", { ti
   const apply = (doc: object): Promise<string> => kube.kubectl(["apply", "-f", "-"], { input: stringify(doc) });
   const leaseHolder = async (): Promise<string> => JSON.parse(await kube.kubectl(["-n", SYSTEM, "get", "lease", "intentgate-controller", "-o", "json"])).spec?.holderIdentity ?? "";
 
-  // Both replicas share the API port in turn is impossible, so each gets its own; sidecars use the first.
+  // Each replica has its own API port (one machine); two sidecars subscribe to the first, one to the second.
   const startReplica = async (name: string, port: number, admin: number, webhook: number): Promise<void> => {
     const proc = spawnCli(
       ["controller", "--kubeconfig", kube.kubeconfigPath, "--namespace", SYSTEM, "--listen", `127.0.0.1:${port}`, "--admin", `127.0.0.1:${admin}`, "--webhook", `127.0.0.1:${webhook}`, "--service-name", "localhost", "--tls-secret", "intentgate-tls", "--webhook-config", WEBHOOK_CONFIG, "--sidecar-image", "intentgate/sidecar:test", "--redirect-image", "intentgate/redirect:test", "--default-interception", "env", "--log-level", "warn"],
@@ -99,7 +101,8 @@ describe("a cluster: two controller replicas, three sidecars of one agent", { ti
     await startReplica("controller-a", apiPort, await freePort(), webhookPort);
     caPem = Buffer.from(await kube.kubectl(["-n", SYSTEM, "get", "secret", "intentgate-tls", "-o", "jsonpath={.data.ca-bundle\\.crt}"]), "base64").toString("utf8");
     assert.match(caPem, /BEGIN CERTIFICATE/);
-    await startReplica("controller-b", await freePort(), await freePort(), await freePort());
+    apiPortB = await freePort();
+    await startReplica("controller-b", apiPortB, await freePort(), await freePort());
     assert.ok(await eventually(async () => (await kube.tryKubectl(["-n", NS, "get", "secret", "agent-tools-agent-a"])).code === 0, 30_000), "grant token never minted");
     agentToken = Buffer.from(await kube.kubectl(["-n", NS, "get", "secret", "agent-tools-agent-a", "-o", "jsonpath={.data.token}"]), "base64").toString("utf8");
   });
@@ -132,7 +135,7 @@ describe("a cluster: two controller replicas, three sidecars of one agent", { ti
       writeFileSync(tokenFile, (await kube.kubectl(["-n", NS, "create", "token", "agent-a", "--audience", "intentgate", "--bound-object-kind", "Pod", "--bound-object-name", `agent-${i}`])).trim());
       const port = await freePort();
       const proc = spawnCli(["sidecar", "--kubernetes"], {
-        INTENTGATE_CONTROLLER_URL: `https://localhost:${apiPort}`,
+        INTENTGATE_CONTROLLER_URL: `https://localhost:${i === 3 ? apiPortB : apiPort}`,
         INTENTGATE_CONTROLLER_CA: caPem,
         INTENTGATE_TOKEN_FILE: tokenFile,
         INTENTGATE_STATE_DIR: join(dir, `state-${i}`),
@@ -154,6 +157,19 @@ describe("a cluster: two controller replicas, three sidecars of one agent", { ti
     assert.equal(refused, 30);
     assert.equal(await postRpc(`${sidecars[1]!.url}/mcp/tools`, toolCall(999, "read_file", {}), agentToken).then(outcomeOf), "budget_agent_calls", "the 131st call");
     assert.equal(upstream.requests.filter((r) => r.body.toString().includes("read_file")).length, 100, "exactly the allowed calls reached the upstream");
+  });
+
+  test("status counts the sidecars of both replicas: the policy loaded by 3, the tenant serving 3", async () => {
+    let last: unknown;
+    const counted = await eventually(async () => {
+      const policy = JSON.parse(await kube.kubectl(["-n", NS, "get", "toolpolicy", "allow", "-o", "json"])).status;
+      const tenant = JSON.parse(await kube.kubectl(["get", "tenant", "acme", "-o", "json"])).status;
+      last = { policy, tenant };
+      return policy?.loadedBy === 3 && policy?.selectedSidecars === 3 && tenant?.sidecars === 3;
+    }, 30_000);
+    assert.ok(counted, `status does not count every replica's sidecars: ${JSON.stringify(last)}`);
+    const reports = JSON.parse(await kube.kubectl(["-n", SYSTEM, "get", "configmaps", "-l", "intentgate.dev/replica-report=true", "-o", "json"])).items;
+    assert.deepEqual(reports.map((r: any) => r.metadata.name).sort(), ["intentgate-sidecars-controller-a", "intentgate-sidecars-controller-b"]);
   });
 
   test("leader failover: the leader is killed, the other replica takes the Lease and reconciles", async () => {

@@ -153,6 +153,35 @@ describe("controller and sidecar on a real kube-apiserver", { timeout: 300_000 }
     assert.ok(await eventually(async () => (await call("read_file")) === "allowed", 30_000));
   });
 
+  test("a grant by pod labels mints for the service accounts of the labelled pods only", async () => {
+    await kube.kubectl(["-n", NS, "create", "serviceaccount", "agent-b"]);
+    await apply({ apiVersion: "v1", kind: "Pod", metadata: { name: "payments-pod", namespace: NS, labels: { team: "payments" } }, spec: { serviceAccountName: "agent-b", containers: [{ name: "agent", image: "example.invalid/agent" }] } });
+    await apply({ apiVersion: "intentgate.dev/v1alpha1", kind: "CapabilityGrant", metadata: { name: "by-label", namespace: NS }, spec: { agents: { matchLabels: { team: "payments" } }, caveats: [{ type: "tools", allow: ["tools.read_*"] }], ttl: "1h" } });
+    assert.ok(await eventually(async () => (await kube.tryKubectl(["-n", NS, "get", "secret", "by-label-agent-b"])).code === 0, 30_000), "no token for the labelled pod's service account");
+    const token = decodeToken(Buffer.from(await kube.kubectl(["-n", NS, "get", "secret", "by-label-agent-b", "-o", "jsonpath={.data.token}"]), "base64").toString("utf8"));
+    assert.ok(token.ok);
+    assert.deepEqual(token.token.caveats.find((c) => (c as { type: string }).type === "agent"), { type: "agent", id: `${NS}/agent-b` });
+    assert.equal((await kube.tryKubectl(["-n", NS, "get", "secret", "by-label-agent-a"])).code, 1, "agent-a's pod lacks the label: no token for it");
+    const status = JSON.parse(await kube.kubectl(["-n", NS, "get", "capabilitygrant", "by-label", "-o", "json"])).status;
+    assert.equal(status.tokenCount, 1);
+    await kube.kubectl(["-n", NS, "delete", "capabilitygrant", "by-label"]);
+  });
+
+  test("two Tenants claiming one namespace: both report the conflict and its sidecars fail closed; resolved, enforcing again", async () => {
+    await apply({ apiVersion: "intentgate.dev/v1alpha1", kind: "Tenant", metadata: { name: "rival" }, spec: { namespaces: [NS], keysSecret: { name: "acme-keys", key: "keys.json" } } });
+    const reported = await eventually(async () => {
+      const ready = (name: string) => kube.kubectl(["get", "tenant", name, "-o", "json"]).then((t) => JSON.parse(t).status?.conditions?.find((c: any) => c.type === "Ready"));
+      const [a, r] = await Promise.all([ready("acme"), ready("rival")]);
+      return a?.reason === "NamespaceConflict" && r?.reason === "NamespaceConflict" && a.message.includes(NS);
+    }, 30_000);
+    assert.ok(reported, "the conflict is not on both Tenants' status");
+    // No snapshot is vouched for any more: after the tenant's bound (10 s) every call is refused.
+    let last = "";
+    assert.ok(await eventually(async () => (last = await call("read_file")) === "snapshot_stale", 30_000), `still served under a contested tenant (last ${last})`);
+    await kube.kubectl(["delete", "tenant", "rival"]);
+    assert.ok(await eventually(async () => (await call("read_file")) === "allowed", 30_000), "not enforcing again once one Tenant owns the namespace");
+  });
+
   test("API server down: the sidecar keeps enforcing; back up: changes flow again", async () => {
     await kube.stop();
     assert.equal(await call("read_file"), "allowed");
