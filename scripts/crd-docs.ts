@@ -66,9 +66,9 @@ export function loadCrds(dir = CRDS_DIR): Crd[] {
   return crds.sort((a, b) => KIND_ORDER.indexOf(a.spec.names.kind) - KIND_ORDER.indexOf(b.spec.names.kind));
 }
 
-const code = (text: string): string => "`" + text.replaceAll("`", "'") + "`";
+export const code = (text: string): string => "`" + text.replaceAll("`", "'") + "`";
 // Table cells: one line, pipes escaped, and <...> outside code spans escaped so it is not read as HTML.
-const cell = (text: string): string =>
+export const cell = (text: string): string =>
   text
     .replace(/\s+/g, " ")
     .replaceAll("|", "\\|")
