@@ -78,8 +78,8 @@ export interface TenantSpec {
   unknownHosts?: "refuse" | "passthrough";
 }
 export interface TenantStatus extends CommonStatus {
-  snapshotVersion?: string;
   sidecars?: number;
+  currentSidecars?: number;
 }
 
 // --- ToolPolicy ---
@@ -151,7 +151,7 @@ export interface McpServerSpec {
   credentials?: { secretName: string; headers: Record<string, string> };
   /** Only these tools are callable (globs); empty or absent = all. */
   allowedTools?: string[];
-  /** Tool name -> "sha256:<hex>" of the definition's canonical JSON; a changed definition is refused. */
+  /** Tool name -> toolDefinitionHash (wire/snapshot.ts) of its reviewed tools/list entry; a changed definition is refused. */
   pinnedTools?: Record<string, string>;
 }
 

@@ -89,7 +89,8 @@ async function statusFor(deps: ReconcileDeps, kind: Kind, object: KubeObject): P
       const t = object as unknown as Tenant;
       const contested = contestedNamespaces(deps.view, t);
       if (contested.length > 0) throw new TerminalError("NamespaceConflict", `namespaces also claimed by another Tenant: ${contested.join(", ")}; their sidecars get no snapshot until one Tenant owns each`);
-      return { status: { sidecars: deps.sidecars().tenant(t.metadata.name) } };
+      const { sidecars, current } = deps.sidecars().tenant(t.metadata.name);
+      return { status: { sidecars, currentSidecars: current } };
     }
     default:
       return { status: {} };

@@ -21,7 +21,7 @@ const subscriber = (id: number, serviceAccount: string, loaded?: Record<string, 
   id,
   who: { namespace: "agents", serviceAccount, podLabels: {} },
   tenant: "acme",
-  sent: undefined,
+  sent: { version: "v" } as Subscriber["sent"],
   loaded: loaded === undefined ? undefined : { version: "v", policies: new Map(Object.entries(loaded)) },
   res: undefined as unknown as ServerResponse,
 });
@@ -35,23 +35,24 @@ test("a replica's summary counts selected sidecars and loaded versions per polic
     at: 100,
     policies: { "agents/all": { selected: 3, loaded: { v2: 1, v1: 1 } }, "agents/only-b": { selected: 2, loaded: { v9: 1 } } },
     tenants: { acme: 3 },
+    current: { acme: 2 },
   });
 });
 
 test("sums over replicas count each identity once, the first (live) summary winning", () => {
-  const mine: ReplicaReport = { identity: "r1", at: 100, policies: { "agents/all": { selected: 2, loaded: { v2: 2 } } }, tenants: { acme: 2 } };
-  const myOldPublished: ReplicaReport = { identity: "r1", at: 90, policies: { "agents/all": { selected: 5, loaded: { v2: 5 } } }, tenants: { acme: 5 } };
-  const other: ReplicaReport = { identity: "r2", at: 95, policies: { "agents/all": { selected: 1, loaded: { v1: 1 } } }, tenants: { acme: 1 } };
+  const mine: ReplicaReport = { identity: "r1", at: 100, policies: { "agents/all": { selected: 2, loaded: { v2: 2 } } }, tenants: { acme: 2 }, current: { acme: 2 } };
+  const myOldPublished: ReplicaReport = { identity: "r1", at: 90, policies: { "agents/all": { selected: 5, loaded: { v2: 5 } } }, tenants: { acme: 5 }, current: { acme: 5 } };
+  const other: ReplicaReport = { identity: "r2", at: 95, policies: { "agents/all": { selected: 1, loaded: { v1: 1 } } }, tenants: { acme: 1 }, current: {} };
   const counts = sumReports([mine, myOldPublished, other]);
   assert.deepEqual(counts.policy("agents/all", "v2"), { selected: 3, loaded: 2 });
   assert.deepEqual(counts.policy("agents/all", "v1"), { selected: 3, loaded: 1 });
   assert.deepEqual(counts.policy("agents/none", "v1"), { selected: 0, loaded: 0 });
-  assert.equal(counts.tenant("acme"), 3);
+  assert.deepEqual(counts.tenant("acme"), { sidecars: 3, current: 2 });
 });
 
 test("a published summary older than the bound, or malformed, is not counted", () => {
   const data = (r: unknown): { data: Record<string, string> } => ({ data: { "report.json": JSON.stringify(r) } });
-  const report: ReplicaReport = { identity: "r2", at: 1000, policies: {}, tenants: {} };
+  const report: ReplicaReport = { identity: "r2", at: 1000, policies: {}, tenants: {}, current: {} };
   assert.deepEqual(readReport(data(report), 1090, 90), report);
   assert.equal(readReport(data(report), 1091, 90), undefined, "a dead replica's summary expires");
   assert.equal(readReport(data({ identity: "r2" }), 1000, 90), undefined);

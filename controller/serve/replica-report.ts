@@ -19,18 +19,23 @@ export interface ReplicaReport {
   policies: Record<string, { selected: number; loaded: Record<string, number> }>;
   /** Sidecars per tenant. */
   tenants: Record<string, number>;
+  /** Per tenant, the sidecars that applied the newest snapshot sent to them. */
+  current: Record<string, number>;
 }
 
 /** Counts over every replica: what policy and tenant status show. */
 export interface SidecarCounts {
   policy(name: string, version: string): { selected: number; loaded: number };
-  tenant(name: string): number;
+  tenant(name: string): { sidecars: number; current: number };
 }
 
 export function summarize(hub: SnapshotHub, view: ClusterView, identity: string, at: number): ReplicaReport {
-  const report: ReplicaReport = { identity, at, policies: {}, tenants: {} };
+  const report: ReplicaReport = { identity, at, policies: {}, tenants: {}, current: {} };
   for (const sub of hub.subscribers()) {
-    if (sub.tenant !== undefined) report.tenants[sub.tenant] = (report.tenants[sub.tenant] ?? 0) + 1;
+    if (sub.tenant !== undefined) {
+      report.tenants[sub.tenant] = (report.tenants[sub.tenant] ?? 0) + 1;
+      if (sub.sent !== undefined && sub.loaded?.version === sub.sent.version) report.current[sub.tenant] = (report.current[sub.tenant] ?? 0) + 1;
+    }
     for (const p of view.policies(sub.who.namespace)) {
       if (!selects(p.spec.agents, sub.who)) continue;
       const name = `${p.metadata.namespace}/${p.metadata.name}`;
@@ -57,7 +62,7 @@ export function sumReports(reports: readonly ReplicaReport[]): SidecarCounts {
       }
       return { selected, loaded };
     },
-    tenant: (name) => unique.reduce((n, r) => n + (r.tenants[name] ?? 0), 0),
+    tenant: (name) => ({ sidecars: unique.reduce((n, r) => n + (r.tenants[name] ?? 0), 0), current: unique.reduce((n, r) => n + (r.current?.[name] ?? 0), 0) }),
   };
 }
 

@@ -165,7 +165,7 @@ describe("a cluster: two controller replicas, three sidecars of one agent", { ti
       const policy = JSON.parse(await kube.kubectl(["-n", NS, "get", "toolpolicy", "allow", "-o", "json"])).status;
       const tenant = JSON.parse(await kube.kubectl(["get", "tenant", "acme", "-o", "json"])).status;
       last = { policy, tenant };
-      return policy?.loadedBy === 3 && policy?.selectedSidecars === 3 && tenant?.sidecars === 3;
+      return policy?.loadedBy === 3 && policy?.selectedSidecars === 3 && tenant?.sidecars === 3 && tenant?.currentSidecars === 3;
     }, 30_000);
     assert.ok(counted, `status does not count every replica's sidecars: ${JSON.stringify(last)}`);
     const reports = JSON.parse(await kube.kubectl(["-n", SYSTEM, "get", "configmaps", "-l", "intentgate.dev/replica-report=true", "-o", "json"])).items;
