@@ -32,11 +32,14 @@ export interface SnapshotServer {
   /** The McpServer's name: the `server` of tool calls and the /mcp/<name> path. */
   name: string;
   url: string;
+  /** The server's legacy HTTP+SSE endpoint, when it has one. */
+  sseUrl?: string;
   /** host[:port] authorities routed to this server in redirect mode (the URL's own included). */
   hosts: string[];
   /** Header name -> value, resolved from the credentials Secret. */
   headers: Record<string, string>;
   allowedTools: string[];
+  /** Tool name -> toolDefinitionHash() of the definition an administrator reviewed. */
   pinnedTools: Record<string, string>;
 }
 
@@ -65,6 +68,16 @@ export interface Snapshot {
   budgets: SnapshotCeiling[];
   revocations: string[];
   servers: SnapshotServer[];
+}
+
+/**
+ * The pin of a tool definition: "sha256:" + hex SHA-256 of the RFC 8785 canonical JSON of the tool
+ * object exactly as a tools/list result lists it, every field included (name, title, description,
+ * inputSchema, outputSchema, annotations, icons, _meta, ...), so any change a client could see
+ * changes the pin. Throws CanonicalizationError for a value that is not JSON (e.g. a lone surrogate).
+ */
+export function toolDefinitionHash(tool: unknown): string {
+  return "sha256:" + createHash("sha256").update(canonicalize(tool)).digest("hex");
 }
 
 export type SnapshotBody = Omit<Snapshot, "version" | "builtAt">;

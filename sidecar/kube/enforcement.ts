@@ -5,15 +5,17 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
+import { Counter } from "prom-client";
 import { KeyRing, ringWriterKeys, RevocationSet } from "../../wire/index.ts";
 import { anyGlobMatches } from "../../wire/glob.ts";
-import type { Snapshot, SnapshotCeiling } from "../../wire/snapshot.ts";
+import type { Snapshot, SnapshotCeiling, SnapshotServer } from "../../wire/snapshot.ts";
 import type { AuditLog } from "../audit/log.ts";
 import type { BudgetLedger } from "../budget/ledger.ts";
 import { createBudgetCheck, createCostTable } from "../checks/budget.ts";
 import { createCapabilityCheck } from "../checks/capability.ts";
 import { createIntentCheck } from "../checks/intent.ts";
 import { createMemoryCheck } from "../checks/memory.ts";
+import { createToolPins, type ToolDefinitions } from "../checks/pinned-tools.ts";
 import { createPipeline } from "../checks/pipeline.ts";
 import { createPolicyCheck } from "../checks/policy.ts";
 import { ALLOW, block, type Check } from "../checks/types.ts";
@@ -41,6 +43,8 @@ export interface SharedParts {
   /** Seconds since the controller last vouched for the current snapshot. */
   snapshotAge: () => number;
   recordOutcome: (call: AllowedCall, outcome: string) => void;
+  /** The tool definitions each server last listed; they outlive snapshots so that pins apply without a new list. */
+  toolDefinitions: ToolDefinitions;
   /** Replaces the local budget check: budget leases from the controller, reading the current snapshot's ceilings. */
   budgetCheck?: Check;
 }
@@ -57,8 +61,9 @@ export async function buildEnforcement(snapshot: Snapshot, shared: SharedParts):
   const policy = await loadPolicySet(snapshot.policies, (name, verdict) =>
     shared.log.info({ policy: name, verdict: verdict.ok ? verdict.decision : verdict.code }, "dry-run policy evaluated"),
   );
-  const upstreams = new Map(snapshot.servers.map((s, i) => [s.name, new Upstream(...upstreamConfig(s.name, s.url, s.headers, i))]));
-  const hosts = HostTable.build(snapshot.servers.map((s) => ({ server: s.name, url: s.url, hosts: s.hosts })), snapshot.settings.unknownHosts);
+  const upstreams = new Map(snapshot.servers.map((s, i) => [s.name, new Upstream(...upstreamConfig(s, i))]));
+  const hosts = HostTable.build(snapshot.servers.map((s) => ({ server: s.name, url: s.url, sseUrl: s.sseUrl, hosts: s.hosts })), snapshot.settings.unknownHosts);
+  const pins = createToolPins(snapshot.servers, shared.toolDefinitions, pinMismatchReporter(shared));
   const settings = snapshot.settings;
   const intent = buildIntent(
     {
@@ -77,6 +82,7 @@ export async function buildEnforcement(snapshot: Snapshot, shared: SharedParts):
     freshnessCheck(shared.snapshotAge, settings.maxSnapshotAgeSeconds),
     createCapabilityCheck({ keys: () => keys, revocations: revoked, skewSeconds: shared.skewSeconds }),
     serverToolsCheck(snapshot),
+    pins.check,
     ...(settings.memory.provenance
       ? [createMemoryCheck({ mode: settings.memory.mode, keys: ringWriterKeys(keys), writers: settings.memory.writers, maxItems: 16, maxContentBytes: 65_536, skewSeconds: shared.skewSeconds })]
       : []),
@@ -103,7 +109,8 @@ export async function buildEnforcement(snapshot: Snapshot, shared: SharedParts):
     hosts: () => hosts,
     limits: shared.limits,
     decide,
-    visibleTools: undefined,
+    visibleTools: (_token, server) => pins.visible(server),
+    onToolsListed: pins.listed,
     sessions: shared.sessions,
     metrics: shared.metrics,
     log: shared.log,
@@ -144,6 +151,18 @@ function serverToolsCheck(snapshot: Snapshot): Check {
   };
 }
 
+/** A listed definition that differs from its pin is removed from the list; operators hear of it here. */
+function pinMismatchReporter(shared: SharedParts): (server: string, tool: string, seen: string, pin: string) => void {
+  const name = "intentgate_pinned_tool_mismatches_total";
+  const counter =
+    (shared.metrics.registry.getSingleMetric(name) as Counter<"server"> | undefined) ??
+    new Counter({ name, help: "Listed definitions of pinned tools that differ from their pin (removed from the list), by server.", labelNames: ["server"], registers: [shared.metrics.registry] });
+  return (server, tool, seen, pin) => {
+    counter.inc({ server });
+    shared.log.warn({ server, tool, seen, pin }, "pinned tool listed with another definition: removed from the list, calls refused");
+  };
+}
+
 /** The local ledger takes one agent and one tenant ceiling; with several, the tightest of each kind. */
 function ceilingsOf(budgets: readonly SnapshotCeiling[]): { agent: Ceilings | undefined; tenant: Ceilings | undefined } {
   const pick = (scope: "agent" | "tenant"): Ceilings | undefined => {
@@ -161,7 +180,8 @@ function ceilingsOf(budgets: readonly SnapshotCeiling[]): { agent: Ceilings | un
  * Credentials arrive as values in the snapshot; Upstream reads header values from an environment,
  * so each value is handed over under a private variable name instead of touching process.env.
  */
-function upstreamConfig(name: string, url: string, headers: Record<string, string>, index: number): [UpstreamConfig, NodeJS.ProcessEnv] {
+function upstreamConfig(server: SnapshotServer, index: number): [UpstreamConfig, NodeJS.ProcessEnv] {
+  const { name, url, sseUrl, headers } = server;
   const env: NodeJS.ProcessEnv = {};
   const sources: NonNullable<UpstreamConfig["headers"]> = {};
   for (const [i, [header, value]] of Object.entries(headers).entries()) {
@@ -169,5 +189,5 @@ function upstreamConfig(name: string, url: string, headers: Record<string, strin
     env[variable] = value;
     sources[header] = { env: variable };
   }
-  return [{ name, url, connectTimeoutMs: 5_000, headersTimeoutMs: 60_000, bodyTimeoutMs: 300_000, connections: 64, headers: sources }, env];
+  return [{ name, url, ...(sseUrl === undefined ? {} : { sseUrl }), connectTimeoutMs: 5_000, headersTimeoutMs: 60_000, bodyTimeoutMs: 300_000, connections: 64, headers: sources }, env];
 }

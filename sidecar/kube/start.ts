@@ -16,6 +16,7 @@ import { AuditSpool } from "../audit/spool.ts";
 import { MemoryBudgetLedger } from "../budget/ledger.ts";
 import { LeaseClient } from "../budget/lease-client.ts";
 import { createLeaseBudgetCheck } from "../checks/lease-budget.ts";
+import { ToolDefinitions } from "../checks/pinned-tools.ts";
 import { buildConfig } from "../config/load.ts";
 import { SidecarMetrics } from "../observability/metrics.ts";
 import { sendHttpError, HttpError } from "../proxy/http-error.ts";
@@ -59,6 +60,7 @@ export async function startKubernetesSidecar(options: KubernetesOptions): Promis
   const defaults = buildConfig({ tenant: "-", agent: "-", keys: "-", upstreams: [{ name: "x", url: "http://x" }], policy: { bundle: "-" }, audit: { spool: "-", keys: "-" } }, {}, options.stateDir);
   const ledger = new MemoryBudgetLedger();
   const sessions = new LRUCache<string, string>({ max: 10_000 });
+  const toolDefinitions = new ToolDefinitions();
 
   let current: { snapshot: Snapshot; enforcement: Enforcement } | undefined;
   let confirmedAt = 0;
@@ -117,6 +119,7 @@ export async function startKubernetesSidecar(options: KubernetesOptions): Promis
       now,
       snapshotAge: () => (now() - confirmedAt) / 1000,
       recordOutcome,
+      toolDefinitions,
       ...(leaseCheck ? { budgetCheck: leaseCheck } : {}),
     };
     const enforcement = await buildEnforcement(snapshot, shared);
