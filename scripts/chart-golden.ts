@@ -36,9 +36,9 @@ export function helm(args: string[]): HelmResult {
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** `helm template` of the release with these values files and extra arguments (e.g. --set); throws when it fails. */
-export function renderChart(valuesFiles: readonly string[], extra: readonly string[] = []): string {
-  const args = ["template", RELEASE.name, CHART_DIR, "--namespace", RELEASE.namespace, "--kube-version", KUBE_VERSION];
+/** `helm template` of a release with these values files and extra arguments (e.g. --set); throws when it fails. */
+export function renderChart(valuesFiles: readonly string[], extra: readonly string[] = [], release: { name: string; namespace: string } = RELEASE): string {
+  const args = ["template", release.name, CHART_DIR, "--namespace", release.namespace, "--kube-version", KUBE_VERSION];
   for (const file of valuesFiles) args.push("--values", file);
   const r = helm([...args, ...extra]);
   if (r.code !== 0) throw new Error(`helm template failed (${r.code}): ${r.stderr}`);
