@@ -9,6 +9,7 @@ import { keysCommand } from "./commands/keys.ts";
 import { memoryCommand } from "./commands/memory.ts";
 import { sidecarCommand } from "./commands/sidecar.ts";
 import { tokenCommand } from "./commands/token.ts";
+import { toolsCommand } from "./commands/tools.ts";
 
 export const VERSION = "0.1.0";
 
@@ -26,7 +27,7 @@ export function buildProgram(out: Output): Command {
     .version(VERSION)
     .exitOverride()
     .configureOutput(OUTPUT);
-  for (const command of [keysCommand(out), tokenCommand(out), sidecarCommand(), controllerCommand(), auditCommand(out), memoryCommand(out)]) program.addCommand(command);
+  for (const command of [keysCommand(out), tokenCommand(out), sidecarCommand(), controllerCommand(), auditCommand(out), memoryCommand(out), toolsCommand(out)]) program.addCommand(command);
   // addCommand() does not pass settings down, so every subcommand gets them here.
   const strict = (command: Command): void => {
     command.exitOverride().configureOutput(OUTPUT);
