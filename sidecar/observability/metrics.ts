@@ -36,26 +36,48 @@ export class SidecarMetrics {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: "intentgate_process_" });
   }
 
-  readonly #checkChildren = new Map<string, { observe(value: number): void }>();
-  readonly #decisionChildren = new Map<string, { inc(): void }>();
+  // Per-call hot path: each label set's child is looked up once, then kept, instead of prom-client
+  // hashing a label object on every observation. Label values are bounded sets (see above).
+  readonly #checks = new Children((stage: string, outcome: string) => this.checkSeconds.labels(stage, outcome));
+  readonly #decisions = new Children((stage: string, decision: string, code: string) => this.decisions.labels(stage, decision, code));
+  readonly #upstream = new Children((upstream: string, outcome: string) => this.upstreamSeconds.labels(upstream, outcome));
+  readonly #requests = new Children((route: string, method: string, status: string) => this.requests.labels(route, method, status));
 
-  /** Per-call hot path: label children are looked up once per label set, not hashed on every call. */
   observeCheck(stage: string, outcome: string, seconds: number): void {
-    const key = `${stage}\u0000${outcome}`;
-    let child = this.#checkChildren.get(key);
-    if (child === undefined) this.#checkChildren.set(key, (child = this.checkSeconds.labels(stage, outcome)));
-    child.observe(seconds);
+    this.#checks.get(stage, outcome).observe(seconds);
   }
 
   countDecision(stage: string, decision: string, code: string): void {
-    const key = `${stage}\u0000${decision}\u0000${code}`;
-    let child = this.#decisionChildren.get(key);
-    if (child === undefined) this.#decisionChildren.set(key, (child = this.decisions.labels(stage, decision, code)));
-    child.inc();
+    this.#decisions.get(stage, decision, code).inc();
+  }
+
+  observeUpstream(upstream: string, outcome: string, seconds: number): void {
+    this.#upstream.get(upstream, outcome).observe(seconds);
+  }
+
+  countRequest(route: string, method: string, status: string): void {
+    this.#requests.get(route, method, status).inc();
   }
 
   setPolicyVersion(version: string): void {
     this.policyBundle.reset();
     this.policyBundle.set({ version }, 1);
+  }
+}
+
+/** The children of one labelled metric, by label values. */
+class Children<Labels extends string[], Child> {
+  readonly #byKey = new Map<string, Child>();
+  readonly #make: (...labels: Labels) => Child;
+
+  constructor(make: (...labels: Labels) => Child) {
+    this.#make = make;
+  }
+
+  get(...labels: Labels): Child {
+    const key = labels.join("\u0000");
+    let child = this.#byKey.get(key);
+    if (child === undefined) this.#byKey.set(key, (child = this.#make(...labels)));
+    return child;
   }
 }

@@ -177,11 +177,11 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     const started = process.hrtime.bigint();
     try {
       const up = await pool.request({ ...options, headersTimeout: upstream.headersTimeout, bodyTimeout: upstream.bodyTimeout });
-      deps.metrics.upstreamSeconds.observe({ upstream: upstream.name, outcome: String(up.statusCode) }, seconds(started));
+      deps.metrics.observeUpstream(upstream.name, String(up.statusCode), seconds(started));
       endUpstreamSpan(span, up.statusCode);
       return up;
     } catch (error) {
-      deps.metrics.upstreamSeconds.observe({ upstream: upstream.name, outcome: "error" }, seconds(started));
+      deps.metrics.observeUpstream(upstream.name, "error", seconds(started));
       const code = (error as { code?: string }).code ?? "";
       endUpstreamSpan(span, options.signal.aborted ? "aborted" : code || "error");
       if (options.signal.aborted) throw error;
@@ -200,7 +200,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     const abort = new AbortController();
     res.on("close", () => {
       deps.metrics.inflight.dec();
-      deps.metrics.requests.inc({ route: route?.kind ?? (target.kind === "passthrough" ? "passthrough" : "none"), method: req.method ?? "", status: String(res.statusCode) });
+      deps.metrics.countRequest(route?.kind ?? (target.kind === "passthrough" ? "passthrough" : "none"), req.method ?? "", String(res.statusCode));
       if (!res.writableFinished) abort.abort();
     });
     const fail = (error: unknown): void => {
