@@ -1,4 +1,4 @@
-// The esbuild bundle (what the images ship) starts on its own: --help, and a sidecar in standalone mode
+// The esbuild bundle (what the images ship) starts on its own: --help, the controller's --help, and a sidecar in standalone mode
 // that becomes ready and refuses a call without a token. scripts/test.sh builds dist/ before the tests.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
@@ -20,6 +20,21 @@ test("the bundle exists and answers --help", () => {
   assert.equal(r.status, 0);
   assert.match(r.stdout, /Usage: intentgate/);
   assert.match(r.stdout, /sidecar/);
+});
+
+test("the bundle answers controller --help with the flags the chart sets through INTENTGATE_* variables", () => {
+  const r = spawnSync(process.execPath, [BUNDLE, "controller", "--help"], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /Usage: intentgate controller/);
+  for (const flag of ["--webhook", "--tls-secret", "--webhook-config", "--lease-name", "--default-interception", "--allow-redirect", "--database-env"]) assert.ok(r.stdout.includes(flag), flag);
+});
+
+test("the bundled controller refuses to start without a cluster, with a clear error", () => {
+  const env = { ...process.env };
+  for (const name of ["KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"]) delete env[name];
+  const r = spawnSync(process.execPath, [BUNDLE, "controller"], { encoding: "utf8", env });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /not running in a pod: missing KUBERNETES_SERVICE_HOST/);
 });
 
 test("the bundled sidecar starts in standalone mode, with its embedded audit database, and enforces", async () => {
