@@ -16,6 +16,14 @@ export interface AuditLogOptions {
   checkpointIntervalMs: number;
   storeArgumentValues: boolean;
   now?: () => Date;
+  /** Longest an outcome record waits for a decision record to share its write (default 20 ms). */
+  outcomeDelayMs?: number;
+}
+
+interface Deferred {
+  event: AuditEvent;
+  resolve: (record: AuditRecord) => void;
+  reject: (error: Error) => void;
 }
 
 export class AuditLog {
@@ -26,6 +34,8 @@ export class AuditLog {
   #timer: NodeJS.Timeout;
   #listeners: Array<(checkpoint: AuditCheckpoint) => void> = [];
   #errorListeners: Array<(error: Error) => void> = [];
+  #outcomes: Deferred[] = [];
+  #outcomeTimer: NodeJS.Timeout | undefined;
 
   constructor(options: AuditLogOptions) {
     this.#o = options;
@@ -42,8 +52,32 @@ export class AuditLog {
     return this.#o.spool.stream;
   }
 
+  /**
+   * Resolves once the record is durable. A decision record is queued for the spool's next write at
+   * once (its call waits on it); an outcome record, which no call waits on, joins the next decision
+   * record's write, or is written on its own after `outcomeDelayMs`: one write (and its O_DSYNC
+   * round trip) per call instead of two at moderate rates.
+   */
   append(event: AuditEvent): Promise<AuditRecord> {
+    if (event.kind === "outcome") return this.#defer(event);
+    this.#releaseOutcomes();
     return this.#o.spool.append(event);
+  }
+
+  #defer(event: AuditEvent): Promise<AuditRecord> {
+    return new Promise((resolve, reject) => {
+      this.#outcomes.push({ event, resolve, reject });
+      this.#outcomeTimer ??= setTimeout(() => this.#releaseOutcomes(), this.#o.outcomeDelayMs ?? 20);
+    });
+  }
+
+  /** Hands the waiting outcome records to the spool, in the order they came. */
+  #releaseOutcomes(): void {
+    clearTimeout(this.#outcomeTimer);
+    this.#outcomeTimer = undefined;
+    const outcomes = this.#outcomes;
+    this.#outcomes = [];
+    for (const o of outcomes) this.#o.spool.append(o.event).then(o.resolve, o.reject);
   }
 
   /** Keyed digest of a call's arguments: equal arguments correlate, values cannot be guessed offline. */
@@ -90,6 +124,7 @@ export class AuditLog {
 
   async close(): Promise<void> {
     clearInterval(this.#timer);
+    this.#releaseOutcomes();
     await this.#o.spool.close();
     try {
       await this.checkpoint();
