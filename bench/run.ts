@@ -393,7 +393,7 @@ async function sidecarAccounting(sidecar: Child, spool: string): Promise<Account
 // ---------------------------------------------------------------------------------------------
 // Report
 
-/** Main-thread time of the sidecar's parts, from the profile; disjoint groups (but the "of which" row). */
+/** Main-thread time of the sidecar's parts, from the profile; disjoint groups (but the "of which" rows). */
 const PROFILE_GROUPS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ["strict JSON parse of the request", ["parseStrictJson sidecar/mcp/strict-json.ts"]],
   ["capability check (cached signature, liveness, coverage)", ["run sidecar/checks/capability.ts"]],
@@ -405,7 +405,8 @@ const PROFILE_GROUPS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ["audit chaining (JCS, SHA-256, HMAC)", ["chainRecord wire/audit/chain.ts"]],
   ["audit spool write + fdatasync (calls on the event loop)", ["fsCall node:internal/fs/promises"]],
   ["audit checkpoints (Ed25519, synchronous fsync)", ["checkpoint sidecar/audit/log.ts"]],
-  ["relay: upstream answer parsed and matched to the request", ["relayJson sidecar/proxy/relay.ts"]],
+  ["relay: upstream answer parsed, matched to its request and written to the agent", ["relayJson sidecar/proxy/relay.ts"]],
+  ["of which: matching the answer to its request (checkAnswer)", ["checkAnswer sidecar/proxy/answers.ts"]],
   ["metrics (prom-client)", ["prom-client/"]],
   ["garbage collection", ["(garbage collector)"]],
 ];
