@@ -19,6 +19,7 @@ import { ControllerMetrics } from "./metrics.ts";
 import { PolicyCompiler } from "./policy/compile.ts";
 import { reconcileObject } from "./reconcile/reconcile.ts";
 import { createApi } from "./serve/api.ts";
+import { createAuditIngest, type AuditIngestStore } from "./serve/audit-ingest.ts";
 import { createAuthenticator, type Authenticate } from "./serve/auth.ts";
 import { SnapshotHub } from "./serve/hub.ts";
 import { readReport, REPORT_LABEL, ReportPublisher, summarize, sumReports, type ReplicaReport } from "./serve/replica-report.ts";
@@ -35,6 +36,11 @@ export interface ControllerOptions {
   heartbeatMs?: number;
   /** PostgreSQL for budget leases; without it, no lease API (sidecars count budgets locally). */
   database?: string;
+  /**
+   * The audit database sidecars ship their records to (opened by the caller, usually on the same
+   * URL as `database`; closed with the controller). Without it the audit ingest API answers 501.
+   */
+  auditStore?: AuditIngestStore & { close(): Promise<void> };
   /** Leader election with a Lease in `namespace`; absent: this replica always leads (single replica). */
   leaderElection?: { leaseName: string; identity: string; leaseDurationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
   /**
@@ -238,7 +244,8 @@ export async function startController(options: ControllerOptions): Promise<Contr
       onError: (error) => log.error({ reason: error.message }, "lease ledger error"),
     });
   }
-  const api = createApi({ authenticate, hub, view, log });
+  const auditRoutes = createAuditIngest({ store: options.auditStore, tenantOf: (ns) => tenantOf(view, ns)?.metadata.name, log: log.child({ api: "audit" }) });
+  const api = createApi({ authenticate, hub, view, log, routes: auditRoutes });
   let tls: WebhookTls | undefined;
   const core = kc.makeApiClient(CoreV1Api);
   const refreshTls = async (): Promise<WebhookTls | undefined> => {
@@ -310,6 +317,7 @@ export async function startController(options: ControllerOptions): Promise<Contr
       await queue.stop();
       await Promise.all([...Object.values(informers), ...(reports ? [reports] : [])].map((i) => i.stop()));
       await leases?.close();
+      await options.auditStore?.close();
     },
   };
 }

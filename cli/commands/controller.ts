@@ -6,6 +6,7 @@ import { Command } from "commander";
 import { startController } from "../../controller/controller.ts";
 import { currentNamespace, loadKubeConfig } from "../../controller/kube/client.ts";
 import type { Mode } from "../../controller/webhook/inject.ts";
+import { PgAuditStore } from "../../sidecar/audit/store/pg.ts";
 import { createLogger } from "../../sidecar/observability/logger.ts";
 import { CliError } from "../errors.ts";
 import { parseAddress, waitForSignal } from "./addresses.ts";
@@ -46,7 +47,7 @@ export function controllerCommand(): Command {
     .option("--webhook-config <name>", "MutatingWebhookConfiguration whose caBundle is kept current (env INTENTGATE_WEBHOOK_CONFIG)", env("WEBHOOK_CONFIG"))
     .option("--lease-name <name>", "Lease for leader election (env INTENTGATE_LEASE_NAME)", env("LEASE_NAME") ?? "intentgate-controller")
     .option("--no-leader-elect", "act as the only replica (no Lease)")
-    .option("--database-env <name>", "environment variable holding the PostgreSQL URL of the budget lease ledger", "INTENTGATE_DATABASE_URL")
+    .option("--database-env <name>", "environment variable holding the PostgreSQL URL of the budget lease ledger and the audit log", "INTENTGATE_DATABASE_URL")
     .option("--opa <path>", "opa binary that compiles policies (env INTENTGATE_OPA)", env("OPA") ?? "opa")
     .option("--sidecar-image <image>", "image of injected sidecars (env INTENTGATE_SIDECAR_IMAGE)", env("SIDECAR_IMAGE"))
     .option("--redirect-image <image>", "image of the redirect init container (env INTENTGATE_REDIRECT_IMAGE)", env("REDIRECT_IMAGE"))
@@ -106,7 +107,7 @@ export function controllerCommand(): Command {
           listen: parseAddress(flags.listen, "--listen"),
           admin: parseAddress(flags.admin, "--admin"),
           opa: flags.opa,
-          ...(database !== undefined ? { database } : {}),
+          ...(database !== undefined ? { database, auditStore: new PgAuditStore(database) } : {}),
           ...(flags.leaderElect ? { leaderElection: { leaseName: flags.leaseName ?? "intentgate-controller", identity: env("POD_NAME") ?? hostname() } } : {}),
           ...(tls !== undefined ? { tls } : {}),
           ...(webhook !== undefined ? { webhook } : {}),
