@@ -21,9 +21,12 @@ export interface ShipperObserver {
   pending?(bytes: number): void;
 }
 
+/** What the shipper needs of a store: the database itself, or the controller's ingest API in a cluster. */
+export type AuditSink = Pick<AuditStore, "kind" | "migrate" | "insertRecords" | "insertCheckpoints">;
+
 export interface ShipperOptions {
   spool: AuditSpool;
-  store: AuditStore;
+  store: AuditSink;
   log: Logger;
   /** Records per insert (default 500). */
   batch?: number;
@@ -51,7 +54,7 @@ type FailureKind = "database" | "rejected" | "spool";
 
 export class AuditShipper {
   readonly #spool: AuditSpool;
-  readonly #store: AuditStore;
+  readonly #store: AuditSink;
   readonly #log: Logger;
   readonly #batch: number;
   readonly #intervalMs: number;

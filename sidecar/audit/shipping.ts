@@ -4,7 +4,7 @@
 import type { Logger } from "pino";
 import type { SidecarConfig } from "../config/types.ts";
 import type { SidecarMetrics } from "../observability/metrics.ts";
-import { AuditShipper } from "./shipper.ts";
+import { AuditShipper, type AuditSink } from "./shipper.ts";
 import type { AuditSpool } from "./spool.ts";
 import { describeDatabase, openAuditStore } from "./store/open.ts";
 import type { AuditStore } from "./store/types.ts";
@@ -26,9 +26,9 @@ const STORE_CLOSE_MS = 2000;
 
 export async function startAuditShipping(spool: AuditSpool, audit: SidecarConfig["audit"], deps: ShippingDeps): Promise<AuditShipping> {
   const { log, metrics } = deps;
-  const watch = spoolWatch(audit.maxSpoolBytes, log, (bytes) => metrics.auditSpoolBytes.set(bytes));
   const database = audit.database;
   if (database === undefined) {
+    const watch = spoolWatch(audit.maxSpoolBytes, log, (bytes) => metrics.auditSpoolBytes.set(bytes));
     metrics.auditDatabaseUp.set(0);
     log.warn(
       { maxSpoolBytes: audit.maxSpoolBytes },
@@ -39,16 +39,33 @@ export async function startAuditShipping(spool: AuditSpool, audit: SidecarConfig
     return { wake: () => undefined, close: () => Promise.resolve() };
   }
 
-  const where = describeDatabase(database, deps.env);
   const store: AuditStore = openAuditStore(database, deps.env, {
     onIdleError: (error) => log.debug({ reason: error.message }, "idle audit database connection closed"),
   });
+  return shipSpool(spool, store, { where: describeDatabase(database, deps.env), maxSpoolBytes: audit.maxSpoolBytes, batch: database.shipBatch, retryMaxMs: database.retryMaxMs }, deps);
+}
+
+export interface ShipSettings {
+  /** Where the records go, for logs (never a password). */
+  where: string;
+  maxSpoolBytes: number;
+  batch?: number;
+  retryMaxMs?: number;
+  /** How long start-up waits for the first shipment (default: the shipper's). */
+  startWaitMs?: number;
+}
+
+/** Ships the spool to `store` in the background, reporting to metrics and the log; close() closes the store too. */
+export async function shipSpool(spool: AuditSpool, store: AuditSink & { close(): Promise<void> }, settings: ShipSettings, deps: Omit<ShippingDeps, "env">): Promise<AuditShipping> {
+  const { log, metrics } = deps;
+  const watch = spoolWatch(settings.maxSpoolBytes, log, (bytes) => metrics.auditSpoolBytes.set(bytes));
   const shipper = new AuditShipper({
     spool,
     store,
-    log: log.child({ auditDatabase: where }),
-    batch: database.shipBatch,
-    retryMaxMs: database.retryMaxMs,
+    log: log.child({ auditDatabase: settings.where }),
+    ...(settings.batch !== undefined ? { batch: settings.batch } : {}),
+    ...(settings.retryMaxMs !== undefined ? { retryMaxMs: settings.retryMaxMs } : {}),
+    ...(settings.startWaitMs !== undefined ? { startWaitMs: settings.startWaitMs } : {}),
     observer: {
       shipped: (records, checkpoints) => {
         if (records > 0) metrics.auditShipped.inc({ kind: "record" }, records);
@@ -59,7 +76,7 @@ export async function startAuditShipping(spool: AuditSpool, audit: SidecarConfig
       pending: watch,
     },
   });
-  log.info({ auditDatabase: where }, "shipping the audit spool");
+  log.info({ auditDatabase: settings.where }, "shipping the audit spool");
   await shipper.start();
   return {
     wake: () => shipper.wake(),

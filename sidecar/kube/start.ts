@@ -2,6 +2,7 @@
 // from the last good snapshot on disk while (re)connecting, applies each new snapshot atomically,
 // tells the controller what it applied, and refuses every call once the controller has not vouched
 // for its snapshot within the tenant's bound. Before any snapshot, nothing is forwarded.
+import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -9,9 +10,11 @@ import { join } from "node:path";
 import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import { AuditKeys, OCSF, safeText, type OutcomeEvent } from "../../wire/audit/index.ts";
+import { podStream } from "../../wire/audit/pod-stream.ts";
 import type { Snapshot } from "../../wire/snapshot.ts";
 import { createAdminServer } from "../admin.ts";
 import { AuditLog } from "../audit/log.ts";
+import type { AuditShipping } from "../audit/shipping.ts";
 import { AuditSpool } from "../audit/spool.ts";
 import { MemoryBudgetLedger } from "../budget/ledger.ts";
 import { LeaseClient } from "../budget/lease-client.ts";
@@ -21,6 +24,7 @@ import { buildConfig } from "../config/load.ts";
 import { SidecarMetrics } from "../observability/metrics.ts";
 import { sendHttpError, HttpError } from "../proxy/http-error.ts";
 import type { AllowedCall } from "../proxy/messages.ts";
+import { shipToController } from "./audit-client.ts";
 import { buildEnforcement, type Enforcement, type SharedParts } from "./enforcement.ts";
 import { loadState, saveConfirmation, saveSnapshot } from "./state.ts";
 import { Subscription } from "./subscription.ts";
@@ -65,6 +69,7 @@ export async function startKubernetesSidecar(options: KubernetesOptions): Promis
   let current: { snapshot: Snapshot; enforcement: Enforcement } | undefined;
   let confirmedAt = 0;
   let audit: AuditLog | undefined;
+  let shipping: Promise<AuditShipping> | undefined;
   let problem = "waiting for the first snapshot";
   let applying: Promise<void> = Promise.resolve();
   const leaseClient = options.leases === true ? new LeaseClient({ url: options.controllerUrl, tokenFile: options.tokenFile, ...(options.controllerCa !== undefined ? { ca: options.controllerCa } : {}) }) : undefined;
@@ -94,10 +99,18 @@ export async function startKubernetesSidecar(options: KubernetesOptions): Promis
     if (audit !== undefined) return audit;
     if (snapshot.auditKeys === undefined) throw new Error("the tenant has no audit keys (Tenant spec.auditKeysSecret): calls cannot be recorded");
     const keys = AuditKeys.fromFile(snapshot.auditKeys);
-    const stream = `${snapshot.tenant}.${snapshot.agent}.${options.podName}`.replace(/[^A-Za-z0-9._:-]/g, "_");
+    // The controller stores records only in this pod's streams (the agent id is "<namespace>/<service account>").
+    const namespace = snapshot.agent.split("/")[0] ?? "";
+    const stream = podStream(snapshot.tenant, namespace, options.podName, randomBytes(4).toString("hex"));
     const spool = AuditSpool.open({ dir: join(options.stateDir, "audit"), stream, chainKey: keys.chainKey, maxBatch: defaults.audit.maxBatch, maxSpoolBytes: defaults.audit.maxSpoolBytes });
-    audit = new AuditLog({ spool, keys, checkpointEvery: defaults.audit.checkpointEvery, checkpointIntervalMs: defaults.audit.checkpointIntervalSeconds * 1000, storeArgumentValues: snapshot.settings.audit.storeArgumentValues });
-    return audit;
+    const opened = new AuditLog({ spool, keys, checkpointEvery: defaults.audit.checkpointEvery, checkpointIntervalMs: defaults.audit.checkpointIntervalSeconds * 1000, storeArgumentValues: snapshot.settings.audit.storeArgumentValues });
+    audit = opened;
+    // Shipped in the background: the controller's absence never holds up enforcement, records wait in the spool.
+    const target = { controllerUrl: options.controllerUrl, tokenFile: options.tokenFile, ...(options.controllerCa !== undefined ? { ca: options.controllerCa } : {}) };
+    const started = shipToController(spool, target, defaults.audit.maxSpoolBytes, { log, metrics });
+    shipping = started;
+    opened.onCheckpoint(() => void started.then((s) => s.wake()));
+    return opened;
   };
 
   const apply = async (snapshot: Snapshot, confirmed: number, persist: boolean): Promise<void> => {
@@ -203,6 +216,7 @@ export async function startKubernetesSidecar(options: KubernetesOptions): Promis
       await leaseCheck?.close();
       await leaseClient?.close();
       await audit?.close();
+      await (await shipping)?.close(); // after the final checkpoint, so it ships too
     },
   };
 }
