@@ -154,7 +154,7 @@ describe("CRDs on a real kube-apiserver", () => {
 
     test("printer columns of every kind", async () => {
       const headers: Array<[string, RegExp, RegExp]> = [
-        ["tenants", /^NAME\s+NAMESPACES\s+READY\s+SNAPSHOT\s+SIDECARS\s+AGE$/, /^acme\s+\["finance-agents"\]\s+\S+$/m],
+        ["tenants", /^NAME\s+NAMESPACES\s+READY\s+SIDECARS\s+CURRENT\s+AGE$/, /^acme\s+\["finance-agents"\]\s+\S+$/m],
         ["capabilitygrants", /^NAME\s+READY\s+TOKENS\s+AGE$/, /^payments-agent-token\s+\S+$/m],
         ["budgets", /^NAME\s+SCOPE\s+WINDOW\s+CALLS\s+COST\s+READY\s+AGE$/, /^tenant-spend\s+tenant\s+1d\s+5000\s+\S+$/m],
         ["tokenrevocations", /^NAME\s+IDS\s+REASON\s+READY\s+AGE$/, /^leaked-laptop-token\s+\["tok_3Fq9xZ2mK8pLw1Vd"\]\s+token copied to a lost laptop \(incident 4711\)\s+\S+$/m],
