@@ -90,9 +90,9 @@ const properties: Record<string, Schema> = {
     podLabels: doc(stringMap, "Extra labels on the controller pods."),
   }, { description: "The controller Deployment." }),
   database: closed({
-    existingSecret: doc(nameOrDefault, "An existing Secret in the release namespace holding the PostgreSQL URL of the budget lease ledger; empty: no lease API, sidecars count budgets alone."),
+    existingSecret: doc(nameOrDefault, "An existing Secret in the release namespace holding the URL of the controller's PostgreSQL database: the budget lease ledger and the audit records sidecars ship. Empty: no lease API (sidecars count budgets alone) and no audit ingest (records stay in the pods' spools)."),
     secretKey: doc(str({ minLength: 1 }), "The key in that Secret holding the URL (postgres://user:password@host:5432/db?sslmode=verify-full)."),
-  }, { description: "PostgreSQL for exact budgets across replicas, named, never inlined." }),
+  }, { description: "The controller's PostgreSQL database (exact budgets across replicas, the cluster's audit log), named, never inlined." }),
   serviceAccount: closed({
     name: doc(nameOrDefault, 'The controller\'s ServiceAccount (created by the chart); empty: "<fullname>".'),
     annotations: doc(stringMap, "Annotations on the ServiceAccount (workload identity bindings)."),
