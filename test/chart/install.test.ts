@@ -2,7 +2,8 @@
 // rendering (the chart's CRDs applied for real first), then a real install and `intentgate controller` run with
 // the Deployment's own environment under the chart's ServiceAccount token, so its RBAC is shown to be enough for
 // what the controller does: elect itself, keep its TLS Secret and the webhook's caBundle, compile and report a
-// policy, mint a grant token, authenticate a sidecar (TokenReview, pod lookup), with no request refused.
+// policy, mint a grant token, authenticate a sidecar (TokenReview, pod lookup), answer an admission review,
+// with no request refused.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -87,6 +88,7 @@ describe("the chart on a real API server", { timeout: 180_000 }, () => {
     let child: ReturnType<typeof spawn>;
     let logs = "";
     let apiPort = 0;
+    let webhookPort = 0;
 
     before(async () => {
       await kube.kubectl(["apply", "-f", "-"], { input: renderChart(CASES["default"]!) });
@@ -113,6 +115,7 @@ describe("the chart on a real API server", { timeout: 180_000 }, () => {
       const env: Record<string, string> = {};
       for (const e of container["env"] as Array<{ name: string; value?: string }>) if (e.value !== undefined) env[e.name] = e.value;
       apiPort = await freePort();
+      webhookPort = await freePort();
       const admin = await freePort();
       Object.assign(env, {
         KUBECONFIG: kubeconfig,
@@ -120,7 +123,7 @@ describe("the chart on a real API server", { timeout: 180_000 }, () => {
         INTENTGATE_POD_NAME: "intentgate-0",
         INTENTGATE_LISTEN: `127.0.0.1:${apiPort}`,
         INTENTGATE_ADMIN: `127.0.0.1:${admin}`,
-        INTENTGATE_WEBHOOK_LISTEN: `127.0.0.1:${await freePort()}`,
+        INTENTGATE_WEBHOOK_LISTEN: `127.0.0.1:${webhookPort}`,
         INTENTGATE_OPA: "opa",
         TMPDIR: dir,
       });
@@ -158,9 +161,23 @@ describe("the chart on a real API server", { timeout: 180_000 }, () => {
       await kube.kubectl(["apply", "-f", "-"], { input: stringify({ apiVersion: "v1", kind: "Pod", metadata: { name: "agent-0", namespace: AGENTS }, spec: { serviceAccountName: "agent-a", containers: [{ name: "agent", image: "example.invalid/agent" }] } }) });
       const podToken = (await kube.kubectl(["-n", AGENTS, "create", "token", "agent-a", "--audience", "intentgate", "--bound-object-kind", "Pod", "--bound-object-name", "agent-0"])).trim();
       const ca = Buffer.from((await getJson(["-n", SYSTEM, "get", "secret", "intentgate-tls"])).data["ca.crt"], "base64").toString("utf8");
-      const answer = await ack(apiPort, ca, `${deployment.metadata.name}.${SYSTEM}.svc`, podToken);
+      const ack = (token: string): ReturnType<typeof post> => post(apiPort, ca, "/v1/snapshots/ack", { version: "none" }, token);
+      const answer = await ack(podToken);
       assert.equal(answer.status, 200, answer.body);
-      assert.equal((await ack(apiPort, ca, `${deployment.metadata.name}.${SYSTEM}.svc`, "not-a-token")).status, 401);
+      assert.equal((await ack("not-a-token")).status, 401);
+    });
+
+    test("its webhook injects a pod of a labelled namespace (reading the namespace and its McpServers)", async () => {
+      await kube.kubectl(["label", "namespace", AGENTS, "intentgate.dev/inject=enabled"]);
+      await kube.kubectl(["apply", "-f", "-"], { input: stringify({ apiVersion: "intentgate.dev/v1alpha1", kind: "McpServer", metadata: { name: "tools", namespace: AGENTS }, spec: { url: "http://tools.example.invalid/mcp" } }) });
+      const ca = Buffer.from((await getJson(["-n", SYSTEM, "get", "secret", "intentgate-tls"])).data["ca.crt"], "base64").toString("utf8");
+      const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "agent-1", namespace: AGENTS }, spec: { serviceAccountName: "agent-a", containers: [{ name: "agent", image: "example.invalid/agent" }] } };
+      const review = { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: { uid: "u1", kind: { group: "", version: "v1", kind: "Pod" }, operation: "CREATE", namespace: AGENTS, object: pod } };
+      const answer = await post(webhookPort, ca, "/mutate", review);
+      assert.equal(answer.status, 200, answer.body);
+      const response = (JSON.parse(answer.body) as { response: { allowed: boolean; patch?: string } }).response;
+      assert.equal(response.allowed, true);
+      assert.match(Buffer.from(response.patch ?? "", "base64").toString("utf8"), /intentgate-sidecar/);
     });
 
     test("no request it made was refused", () => {
@@ -169,15 +186,17 @@ describe("the chart on a real API server", { timeout: 180_000 }, () => {
   });
 });
 
-/** POST /v1/snapshots/ack over the controller's TLS, verified against its CA for the Service's name. */
-function ack(port: number, ca: string, servername: string, token: string): Promise<{ status: number; body: string }> {
+/** A JSON POST over the controller's TLS, verified against its CA for the Service's name. */
+function post(port: number, ca: string, path: string, body: object, token?: string): Promise<{ status: number; body: string }> {
+  const servername = `${RELEASE.name}.${SYSTEM}.svc`;
+  const headers = { "content-type": "application/json", ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) };
   return new Promise((done, fail) => {
-    const req = request({ host: "127.0.0.1", port, servername, ca, method: "POST", path: "/v1/snapshots/ack", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" } }, (res) => {
-      let body = "";
-      res.setEncoding("utf8").on("data", (c: string) => (body += c));
-      res.once("end", () => done({ status: res.statusCode ?? 0, body }));
+    const req = request({ host: "127.0.0.1", port, servername, ca, method: "POST", path, headers }, (res) => {
+      let text = "";
+      res.setEncoding("utf8").on("data", (c: string) => (text += c));
+      res.once("end", () => done({ status: res.statusCode ?? 0, body: text }));
     });
     req.once("error", fail);
-    req.end(JSON.stringify({ version: "none" }));
+    req.end(JSON.stringify(body));
   });
 }
