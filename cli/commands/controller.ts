@@ -63,7 +63,7 @@ export function controllerCommand(): Command {
         throw new CliError((error as Error).message);
       }
       const namespace = flags.namespace ?? currentNamespace(kc);
-      const log = createLogger(flags.logLevel).child({ component: "intentgate-controller" });
+      const log = createLogger(flags.logLevel, undefined, "intentgate-controller");
       const mode = flags.defaultInterception;
       if (mode !== "redirect" && mode !== "env") throw new CliError(`--default-interception must be redirect or env, not "${mode}"`);
       if (!["true", "false"].includes(flags.allowRedirect)) throw new CliError("--allow-redirect must be true or false");

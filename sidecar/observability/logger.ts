@@ -14,7 +14,7 @@ export const REDACTED_PATHS = [
   "*.arguments",
 ];
 
-export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
-  const options = { level, base: { component: "intentgate-sidecar" }, redact: { paths: REDACTED_PATHS, censor: "[redacted]" } };
+export function createLogger(level: string, destination?: NodeJS.WritableStream, component = "intentgate-sidecar"): Logger {
+  const options = { level, base: { component }, redact: { paths: REDACTED_PATHS, censor: "[redacted]" } };
   return destination === undefined ? pino(options) : pino(options, destination as never);
 }
