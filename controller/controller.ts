@@ -23,7 +23,7 @@ import { createAuditIngest, type AuditIngestStore } from "./serve/audit-ingest.t
 import { createAuthenticator, type Authenticate } from "./serve/auth.ts";
 import { SnapshotHub } from "./serve/hub.ts";
 import { readReport, REPORT_LABEL, ReportPublisher, summarize, sumReports, type ReplicaReport } from "./serve/replica-report.ts";
-import { agentId, DEFAULT_ENTRYPOINT, tenantOf, type ClusterView, type CompiledPolicy } from "./snapshot/build.ts";
+import { agentId, budgetApplies, DEFAULT_ENTRYPOINT, tenantOf, type ClusterView, type CompiledPolicy } from "./snapshot/build.ts";
 
 export interface ControllerOptions {
   kc: KubeConfig;
@@ -229,17 +229,19 @@ export async function startController(options: ControllerOptions): Promise<Contr
     leases.sweepEvery(5_000, (error) => log.error({ reason: error.message }, "lease sweep failed"));
     leaseHandler = createLeaseHandler({
       service: leases,
-      budgets: (name) => {
+      budgets: (name, caller) => {
         const [ns, n] = name.split("/");
+        const [callerNs = "", serviceAccount = ""] = caller.agent.split("/");
         const b = informers.Budget.get(n ?? "", ns) as unknown as Budget | undefined;
         const tenant = b === undefined ? undefined : tenantOf(view, ns ?? "");
-        return b === undefined || tenant === undefined ? undefined : leaseBudgetOf(b, tenant.metadata.name);
+        if (b === undefined || tenant === undefined || !budgetApplies(b, { namespace: callerNs, serviceAccount, podLabels: caller.podLabels ?? {} })) return undefined;
+        return leaseBudgetOf(b, tenant.metadata.name);
       },
       authenticate: async (req) => {
         const who = await authenticate(req);
         const tenant = tenantOf(view, who.namespace);
         if (tenant === undefined) throw new Error(`no Tenant owns namespace ${who.namespace}`);
-        return { tenant: tenant.metadata.name, agent: agentId(who) };
+        return { tenant: tenant.metadata.name, agent: agentId(who), podLabels: who.podLabels };
       },
       onError: (error) => log.error({ reason: error.message }, "lease ledger error"),
     });

@@ -2,6 +2,7 @@
 // The controller resolves it from its Budget informer; a sidecar never says what the ceiling is.
 import { parseDurationSeconds } from "../../wire/duration.ts";
 import type { Budget } from "../api/types.ts";
+import type { Identity } from "./http.ts";
 
 export interface LeaseBudget {
   /** "<namespace>/<name>" of the Budget, as in the snapshot's ceilings. */
@@ -15,7 +16,8 @@ export interface LeaseBudget {
 }
 
 /** Finds a budget by "<namespace>/<name>"; undefined when there is none (or it is invalid). */
-export type BudgetLookup = (name: string) => LeaseBudget | undefined;
+/** The budget by "namespace/name", if it exists and applies to the caller (else undefined: indistinguishable from none). */
+export type BudgetLookup = (name: string, who: Identity) => LeaseBudget | undefined;
 
 export function leaseBudgetOf(budget: Budget, tenant: string): LeaseBudget | undefined {
   const windowSeconds = parseDurationSeconds(budget.spec.window);

@@ -11,6 +11,8 @@ export interface Identity {
   tenant: string;
   /** "<namespace>/<serviceaccount>". */
   agent: string;
+  /** The caller's pod labels, for budgets that select agents by label. */
+  podLabels?: Record<string, string>;
 }
 
 export interface LeaseHttpDeps {
@@ -50,8 +52,8 @@ export function createLeaseHandler(deps: LeaseHttpDeps): (req: IncomingMessage, 
 
 async function grant(deps: LeaseHttpDeps, who: Identity, body: unknown, res: ServerResponse): Promise<void> {
   const request = readGrant(body);
-  const budget = deps.budgets(request.budget);
-  // Another tenant's budget is indistinguishable from none.
+  const budget = deps.budgets(request.budget, who);
+  // Another tenant's budget, or one that does not apply to the caller, is indistinguishable from none.
   if (budget === undefined || budget.tenant !== who.tenant) throw new RequestError(404, "unknown_budget", `no budget ${request.budget}`);
   if (request.key !== keyFor(budget, who)) throw new RequestError(403, "forbidden_key", `${who.agent} may not use key ${request.key} of ${budget.scope} budget ${budget.name}`);
   const result = await deps.service.grant({ ...request, budget, tenant: who.tenant, agent: who.agent });

@@ -61,6 +61,15 @@ export function selects(selector: AgentSelector | undefined, who: AgentIdentity)
   return true;
 }
 
+/**
+ * Whether an agent's calls count against a budget: budgets of its own namespace, a tenant budget
+ * for every agent there, an agent budget for those it selects. The lease API asks the same.
+ */
+export function budgetApplies(budget: Budget, who: AgentIdentity): boolean {
+  if (budget.metadata.namespace !== who.namespace) return false;
+  return budget.spec.scope === "tenant" || selects(budget.spec.agents, who);
+}
+
 export function buildSnapshotBody(view: ClusterView, who: AgentIdentity): BuildResult {
   const tenant = tenantOf(view, who.namespace);
   if (tenant === undefined) return { ok: false, code: "no_tenant", message: `no single Tenant owns namespace "${who.namespace}" (none, or more than one)` };
@@ -104,7 +113,7 @@ export function buildSnapshotBody(view: ClusterView, who: AgentIdentity): BuildR
 
   const budgets: SnapshotCeiling[] = [];
   for (const b of sortByName(view.budgets(who.namespace))) {
-    if (b.spec.scope === "agent" && !selects(b.spec.agents, who)) continue;
+    if (!budgetApplies(b, who)) continue;
     const windowSeconds = parseDurationSeconds(b.spec.window);
     if (windowSeconds === undefined) continue; // the CRD schema rejects this; reconcile reports it
     budgets.push({
