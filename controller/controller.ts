@@ -1,4 +1,4 @@
-// The controller, assembled: informers over the custom resources and Secrets, a compile step every
+// The controller, assembled: informers over the custom resources and (per namespace) Secrets, a compile step every
 // replica runs (so each can serve snapshots), the snapshot hub and API every replica serves, and the
 // reconcilers (status, minted tokens) that only the leader runs.
 import { createServer, type Server } from "node:http";
@@ -8,6 +8,7 @@ import { AdmissionregistrationV1Api, AuthenticationV1Api, CoreV1Api, CustomObjec
 import type { Logger } from "pino";
 import { API_VERSION, KINDS, type Budget, type Kind, type McpServer, type Tenant, type TokenRevocation, type ToolPolicy } from "./api/types.ts";
 import { Informer, type KubeObject } from "./kube/informer.ts";
+import { NamespacedInformers } from "./kube/namespaced-informers.ts";
 import { LeaderElector } from "./kube/leader.ts";
 import { ensureWebhookTls, type WebhookTls } from "./webhook/certs.ts";
 import type { InjectorSettings } from "./webhook/inject.ts";
@@ -68,7 +69,7 @@ export interface ControllerHandle {
   close(): Promise<void>;
 }
 
-type Informers = { [K in Kind]: Informer<KubeObject> } & { Secret: Informer<KubeObject> };
+type Informers = { [K in Kind]: Informer<KubeObject> };
 
 export async function startController(options: ControllerOptions): Promise<ControllerHandle> {
   const { kc, log } = options;
@@ -84,8 +85,15 @@ export async function startController(options: ControllerOptions): Promise<Contr
     Budget: new Informer({ ...informerOptions, path: path("Budget") }),
     TokenRevocation: new Informer({ ...informerOptions, path: path("TokenRevocation") }),
     McpServer: new Informer({ ...informerOptions, path: path("McpServer") }),
-    Secret: new Informer({ ...informerOptions, path: "/api/v1/secrets" }),
   };
+  // Secrets of the controller's namespace (keys, TLS) and of the tenants' namespaces (credentials, grant tokens) only.
+  const secretChanged = (): void => {
+    hub.invalidate();
+    // A tenant key Secret changing re-mints nothing by itself, but grants read it.
+    for (const g of informers.CapabilityGrant.list()) queue.add(objectKey("CapabilityGrant", g.metadata.namespace, g.metadata.name));
+  };
+  const secrets = new NamespacedInformers(informerOptions, "secrets", { add: secretChanged, update: secretChanged, delete: () => hub.invalidate() });
+  const watchSecretsOfTenants = (): void => secrets.setNamespaces([options.namespace, ...informers.Tenant.list().flatMap((t) => (t as unknown as Tenant).spec.namespaces)]);
 
   const view: ClusterView = {
     controllerNamespace: options.namespace,
@@ -95,7 +103,7 @@ export async function startController(options: ControllerOptions): Promise<Contr
     revocations: (ns) => informers.TokenRevocation.list(ns) as unknown as TokenRevocation[],
     servers: (ns) => informers.McpServer.list(ns) as unknown as McpServer[],
     secret: (ns, name) => {
-      const s = informers.Secret.get(name, ns) as unknown as { data?: Record<string, string> } | undefined;
+      const s = secrets.get(name, ns) as unknown as { data?: Record<string, string> } | undefined;
       if (s === undefined) return undefined;
       return Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
     },
@@ -177,22 +185,22 @@ export async function startController(options: ControllerOptions): Promise<Contr
     }, 500);
   };
 
-  for (const [kind, informer] of Object.entries(informers) as Array<[Kind | "Secret", Informer<KubeObject>]>) {
+  for (const [kind, informer] of Object.entries(informers) as Array<[Kind, Informer<KubeObject>]>) {
     const changed = (object: KubeObject): void => {
       hub.invalidate();
       if (kind === "ToolPolicy") compile(object);
-      if (kind === "Secret") {
-        // A tenant key Secret changing re-mints nothing by itself, but grants read it.
-        for (const g of informers.CapabilityGrant.list()) queue.add(objectKey("CapabilityGrant", g.metadata.namespace, g.metadata.name));
-        return;
-      }
+      if (kind === "Tenant") watchSecretsOfTenants();
       queue.add(objectKey(kind, object.metadata.namespace, object.metadata.name));
     };
-    informer.on({ add: changed, update: changed, delete: () => hub.invalidate() });
+    const deleted = (): void => {
+      hub.invalidate();
+      if (kind === "Tenant") watchSecretsOfTenants();
+    };
+    informer.on({ add: changed, update: changed, delete: deleted });
   }
   // Only the leader writes (status, Secrets); on taking over it reconciles everything once.
   const requeueAll = (): void => {
-    for (const [kind, informer] of Object.entries(informers)) if (kind !== "Secret") for (const o of informer.list()) queue.add(objectKey(kind, o.metadata.namespace, o.metadata.name));
+    for (const [kind, informer] of Object.entries(informers)) for (const o of informer.list()) queue.add(objectKey(kind, o.metadata.namespace, o.metadata.name));
   };
   if (options.leaderElection !== undefined) {
     const le = options.leaderElection;
@@ -218,6 +226,7 @@ export async function startController(options: ControllerOptions): Promise<Contr
   }
   metrics.leader.set(elector === undefined ? 1 : 0);
   for (const informer of Object.values(informers)) informer.start();
+  watchSecretsOfTenants();
   reports?.on({ add: () => policyStatusSoon(), update: () => policyStatusSoon(), delete: () => policyStatusSoon() });
   reports?.start();
   elector?.start();
@@ -290,7 +299,7 @@ export async function startController(options: ControllerOptions): Promise<Contr
       metrics.registry.metrics().then((text) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(text), () => res.writeHead(500).end());
     } else if (p === "/healthz") res.writeHead(200).end("ok\n");
     else if (p === "/readyz") {
-      const synced = Object.values(informers).every((i) => i.hasSynced());
+      const synced = Object.values(informers).every((i) => i.hasSynced()) && secrets.hasSynced();
       res.writeHead(synced ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ ok: synced, problems: synced ? [] : ["informers not yet synced"] }));
     } else res.writeHead(404).end();
   });
@@ -317,7 +326,7 @@ export async function startController(options: ControllerOptions): Promise<Contr
         await new Promise<void>((resolve) => s.close(() => resolve()));
       }
       await queue.stop();
-      await Promise.all([...Object.values(informers), ...(reports ? [reports] : [])].map((i) => i.stop()));
+      await Promise.all([...Object.values(informers), ...(reports ? [reports] : []), secrets].map((i) => i.stop()));
       await leases?.close();
       await options.auditStore?.close();
     },

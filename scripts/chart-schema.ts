@@ -112,7 +112,7 @@ const properties: Record<string, Schema> = {
   }, { description: "Defaults of injected sidecars. Namespaces and pods override the mode with the intentgate.dev/interception annotation." }),
   rbac: closed({
     aggregateToDefaultRoles: doc(bool, "Label intentgate-viewer, -operator and -admin so the built-in view, edit and admin ClusterRoles include them."),
-    agentNamespaces: doc({ type: "array", items: str({ minLength: 1 }), uniqueItems: true }, "Namespaces where the controller may write minted grant token Secrets; empty: any namespace (a ClusterRoleBinding)."),
+    agentNamespaces: doc({ type: "array", items: str({ minLength: 1 }), uniqueItems: true }, "Namespaces where the controller may read Secrets (McpServer credentials) and write minted grant token Secrets; empty: any namespace (a ClusterRoleBinding)."),
     keyAdmins: doc({ type: "array", items: ref("subject") }, "Subjects (rbacv1.Subject) who may manage Secrets, tenant keys among them, in the release namespace."),
   }, { description: "Roles for the controller and for people." }),
   networkPolicy: closed({

@@ -100,9 +100,10 @@ describe("the chart's roles on a real API server", { timeout: 180_000 }, () => {
 
     test("may make every call the controller makes", async () => {
       await expectAll(controller, [
-        ...each(["list", "watch"], ["tenants", ...KINDS, "secrets"]),
+        ...each(["list", "watch"], ["tenants", ...KINDS]),
         ...each(["patch"], statuses, AGENTS),
-        ...each(["create", "update"], ["secrets"], AGENTS),
+        ...each(["list", "watch", "create", "update"], ["secrets"], AGENTS),
+        ...each(["list", "watch"], ["secrets"], SYSTEM),
         ...each(["get", "list"], ["pods"], AGENTS),
         { do: "get namespaces:agents" },
         { do: "create tokenreviews" },
@@ -136,15 +137,15 @@ describe("the chart's roles on a real API server", { timeout: 180_000 }, () => {
       ], false);
     });
 
-    test("with rbac.agentNamespaces, grant token writes reach only those namespaces", async () => {
+    test("with rbac.agentNamespaces, Secret reads and grant token writes reach only those namespaces (and its own)", async () => {
       // A second release, its controller RBAC only (the people roles are cluster-wide names the first one owns).
       const narrow = renderChart([], ["--set", `rbac.agentNamespaces={${AGENTS}}`, "--show-only", "templates/rbac-controller.yaml"], { name: "narrow", namespace: "narrow-system" });
       await kube.kubectl(["apply", "-f", "-"], { input: narrow });
       const sa = serviceAccount("narrow-system", "narrow-intentgate");
-      await expectAll(sa, [...each(["create", "update"], ["secrets"], AGENTS), { do: "create secrets", namespace: "narrow-system" }, { do: "update secrets:narrow-intentgate-tls", namespace: "narrow-system" }], true);
+      await expectAll(sa, [...each(["list", "watch", "create", "update"], ["secrets"], AGENTS), ...each(["list", "watch", "create"], ["secrets"], "narrow-system"), { do: "update secrets:narrow-intentgate-tls", namespace: "narrow-system" }], true);
       await expectAll(sa, [
-        ...each(["create", "update"], ["secrets"], OTHER),
-        ...each(["create", "update"], ["secrets"], "kube-system"),
+        ...each(["list", "watch", "create", "update"], ["secrets"], OTHER),
+        ...each(["list", "watch", "create", "update"], ["secrets"], "kube-system"),
         // Its own namespace: its TLS Secret only, not the database or tenant key Secrets beside it.
         { do: "update secrets:intentgate-postgres", namespace: "narrow-system" },
         { do: "update secrets:acme-keys", namespace: "narrow-system" },

@@ -151,9 +151,9 @@ describe("what the chart installs", () => {
     for (const m of defaults.filter((m) => m.kind === "ClusterRole" && !m.metadata.name.startsWith("intentgate-"))) assert.deepEqual(aggregation(defaults, m.metadata.name), []);
   });
 
-  test("grant token writes: cluster-wide by default, RoleBindings in rbac.agentNamespaces only when listed", () => {
+  test("agent Secrets (read, and grant tokens written): cluster-wide by default, RoleBindings in rbac.agentNamespaces only when listed", () => {
     const writers = (manifests: Manifest[]): string[] =>
-      manifests.filter((m) => m.kind.endsWith("Binding") && m["roleRef"].name === "intentgate-token-writer").map((m) => `${m.kind}/${m.metadata.namespace ?? ""}`);
+      manifests.filter((m) => m.kind.endsWith("Binding") && m["roleRef"].name === "intentgate-agent-secrets").map((m) => `${m.kind}/${m.metadata.namespace ?? ""}`);
     assert.deepEqual(writers(defaults), ["ClusterRoleBinding/"]);
     assert.deepEqual(writers(custom).sort(), ["RoleBinding/agents-a", "RoleBinding/agents-b"]);
   });
