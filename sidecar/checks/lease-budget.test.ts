@@ -12,6 +12,7 @@ import { eventually } from "../../test/support/rpc.ts";
 import { startLeaseServer, type LeaseServer } from "../../test/support/lease-server.ts";
 import { MemoryBudgetLedger } from "../budget/ledger.ts";
 import { LeaseClient } from "../budget/lease-client.ts";
+import { agentKey, tenantKey } from "./budget.ts";
 import { createLeaseBudgetCheck, type LeaseBudgetDeps, type LeasePort } from "./lease-budget.ts";
 import type { CallContext } from "./types.ts";
 
@@ -29,6 +30,7 @@ before(async () => {
       { name: "team-a/spend", tenant: "acme", scope: "tenant", windowSeconds: 3600, cost: 10 },
       { name: "team-a/returns", tenant: "acme", scope: "agent", windowSeconds: 3600, calls: 100 },
       { name: "team-a/short", tenant: "acme", scope: "agent", windowSeconds: 3600, calls: 100 },
+      { name: "team-a/tenant-wide", tenant: "acme", scope: "tenant", windowSeconds: 3600, cost: 100 },
     ],
     { leaseSeconds: 4 },
   );
@@ -164,6 +166,22 @@ test("the token's own ceilings stay in the local ledger", async () => {
   const outcomes = [];
   for (let i = 0; i < 3; i++) outcomes.push(codeOf(await c.run(withToken())));
   assert.deepEqual(outcomes, ["allowed", "allowed", "budget_token_calls"]);
+  await c.close();
+  await client.close();
+});
+
+test("this replica's own use of the agent and tenant keys is counted locally, for the policy input", async () => {
+  const client = new LeaseClient({ url: leases.url, tokenFile });
+  const ledger = new MemoryBudgetLedger();
+  const c = check([ceiling("team-a/returns", "agent", { calls: 100 }), ceiling("team-a/tenant-wide", "tenant", { cost: 100 })], client, { ledger });
+  for (let i = 0; i < 2; i++) {
+    const ctx = call();
+    ctx.cost = 2;
+    assert.equal(codeOf(await c.run(ctx)), "allowed");
+  }
+  const now = Date.now();
+  assert.deepEqual(ledger.usage(agentKey("acme", AGENT), 3600, now), { calls: 2, cost: 4 });
+  assert.deepEqual(ledger.usage(tenantKey("acme"), 3600, now), { calls: 2, cost: 4 });
   await c.close();
   await client.close();
 });

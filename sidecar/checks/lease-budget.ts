@@ -10,7 +10,7 @@ import { performance } from "node:perf_hooks";
 import type { SnapshotCeiling } from "../../wire/snapshot.ts";
 import type { BudgetLedger, BudgetRequest, Limit } from "../budget/ledger.ts";
 import type { SliceAnswer, SliceAsk } from "../budget/lease-client.ts";
-import { createCostTable } from "./budget.ts";
+import { agentKey, createCostTable, tenantKey } from "./budget.ts";
 import { ALLOW, block, type CallContext, type Check, type Verdict } from "./types.ts";
 import { KeySlices, type Refill, type Taken } from "./lease-slices.ts";
 
@@ -72,7 +72,7 @@ export function createLeaseBudgetCheck(deps: LeaseBudgetDeps): LeaseBudgetCheck 
   return {
     stage: "budget",
     async run(ctx: CallContext): Promise<Verdict> {
-      const token = tokenRequests(ctx);
+      const token = [...tokenRequests(ctx), ...ownUsage(ctx, deps.ceilings())];
       let reservation: { release(): void } | undefined;
       if (token.length > 0) {
         const reserved = deps.ledger.reserve(token, ctx.cost ?? 1, ctx.now);
@@ -107,6 +107,21 @@ export function createLeaseBudgetCheck(deps: LeaseBudgetDeps): LeaseBudgetCheck 
       await Promise.all([...keys.values()].map((k) => k.close()));
     },
   };
+}
+
+/**
+ * This sidecar's own use of the agent and tenant keys, counted locally without a ceiling (the
+ * controller's ledger holds the ceilings), so the policy input's budget usage is what this replica
+ * has spent in the window rather than nothing.
+ */
+function ownUsage(ctx: CallContext, ceilings: readonly SnapshotCeiling[]): BudgetRequest[] {
+  return ceilings.map((c) => ({
+    key: c.scope === "agent" ? agentKey(ctx.tenant, ctx.agent) : tenantKey(ctx.tenant),
+    limits: [
+      { code: "budget_local_count", kind: "calls", max: Infinity, window: c.windowSeconds },
+      { code: "budget_local_count", kind: "cost", max: Infinity, window: c.windowSeconds },
+    ],
+  }));
 }
 
 /** The token's own ceilings, keyed by the hop that added each, as the local budget check keys them. */
