@@ -53,6 +53,8 @@ export interface ShipSettings {
   retryMaxMs?: number;
   /** How long start-up waits for the first shipment (default: the shipper's). */
   startWaitMs?: number;
+  /** After a wake-up, wait this long for more records (default: the shipper's, 100 ms). */
+  lingerMs?: number;
 }
 
 /** Ships the spool to `store` in the background, reporting to metrics and the log; close() closes the store too. */
@@ -66,6 +68,7 @@ export async function shipSpool(spool: AuditSpool, store: AuditSink & { close():
     ...(settings.batch !== undefined ? { batch: settings.batch } : {}),
     ...(settings.retryMaxMs !== undefined ? { retryMaxMs: settings.retryMaxMs } : {}),
     ...(settings.startWaitMs !== undefined ? { startWaitMs: settings.startWaitMs } : {}),
+    ...(settings.lingerMs !== undefined ? { lingerMs: settings.lingerMs } : {}),
     observer: {
       shipped: (records, checkpoints) => {
         if (records > 0) metrics.auditShipped.inc({ kind: "record" }, records);

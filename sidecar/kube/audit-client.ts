@@ -110,7 +110,11 @@ function refusal(status: number, body: ErrorBody, path: string): Error {
   return new Error(`the controller's audit ingest answered HTTP ${status} ${code}${message === "" ? "" : `: ${message}`}`);
 }
 
-/** Ships the spool to the controller in the background (start-up does not wait for the first shipment). */
+/**
+ * Ships the spool to the controller in the background (start-up does not wait for the first
+ * shipment). One controller serves every sidecar, so under load each ships at most about once a
+ * second, in bigger batches, rather than ten times.
+ */
 export function shipToController(spool: AuditSpool, target: ControllerAuditSinkOptions, maxSpoolBytes: number, deps: { log: Logger; metrics: SidecarMetrics }): Promise<AuditShipping> {
-  return shipSpool(spool, new ControllerAuditSink(target), { where: `controller ${target.controllerUrl}`, maxSpoolBytes, startWaitMs: 0 }, deps);
+  return shipSpool(spool, new ControllerAuditSink(target), { where: `controller ${target.controllerUrl}`, maxSpoolBytes, startWaitMs: 0, lingerMs: 1000 }, deps);
 }
