@@ -43,7 +43,7 @@ export function createLeaseHandler(deps: LeaseHttpDeps): (req: IncomingMessage, 
       if (returning === null) await grant(deps, who, body, res);
       else await giveBack(deps, who, returning[1] as string, body, res);
     } catch (error) {
-      if (error instanceof RequestError) return send(res, error.status, { error: { code: error.code, message: error.message } });
+      if (error instanceof RequestError) return send(res, error.status, { error: { code: error.code, message: error.message, ...error.details } });
       deps.onError?.(error as Error);
       send(res, 503, { error: { code: "ledger_unavailable", message: "the budget ledger cannot be reached" } });
     }
@@ -57,7 +57,7 @@ async function grant(deps: LeaseHttpDeps, who: Identity, body: unknown, res: Ser
   if (budget === undefined || budget.tenant !== who.tenant) throw new RequestError(404, "unknown_budget", `no budget ${request.budget}`);
   if (request.key !== keyFor(budget, who)) throw new RequestError(403, "forbidden_key", `${who.agent} may not use key ${request.key} of ${budget.scope} budget ${budget.name}`);
   const result = await deps.service.grant({ ...request, budget, tenant: who.tenant, agent: who.agent });
-  if (!result.ok) throw new RequestError(409, result.code, result.message);
+  if (!result.ok) throw new RequestError(409, result.code, result.message, { othersHolding: result.othersHolding });
   const { lease } = result;
   send(res, 201, {
     id: lease.id,

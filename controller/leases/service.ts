@@ -48,7 +48,8 @@ export interface Lease {
   leaseMs: number;
 }
 
-export type GrantResult = { ok: true; lease: Lease } | { ok: false; code: string; message: string };
+/** A refusal says whether other holders still hold live slices of the key: their unused part may come back soon. */
+export type GrantResult = { ok: true; lease: Lease } | { ok: false; code: string; message: string; othersHolding: boolean };
 
 export interface Usage {
   calls: number;
@@ -111,7 +112,7 @@ export class LeaseService {
       const sized = sizeSlice(budget, counted, { calls: request.calls, cost: request.cost, minCost: request.minCost });
       if (!sized.ok) {
         const span = `${budget.windowSeconds}s`;
-        return { ok: false, code: `budget_${budget.scope}_${sized.ceiling}`, message: `${sized.ceiling} ceiling ${sized.max} per ${span} of ${budget.name} reached for ${key}` };
+        return { ok: false, code: `budget_${budget.scope}_${sized.ceiling}`, message: `${sized.ceiling} ceiling ${sized.max} per ${span} of ${budget.name} reached for ${key}`, othersHolding: counted.otherHolders > 0 };
       }
       const lease: Lease = { id: randomUUID(), budget: budget.name, key, calls: sized.calls, cost: sized.cost, grantedAt: now, expiresAt: now + this.#leaseMs, leaseMs: this.#leaseMs };
       const windowMs = budget.windowSeconds * 1000;

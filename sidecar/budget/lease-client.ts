@@ -34,7 +34,8 @@ export interface GrantedSlice {
   leaseMs: number;
 }
 
-export type SliceAnswer = { ok: true; slice: GrantedSlice } | { ok: false; refusal: string; message: string };
+/** A refusal with othersHolding: other replicas hold live slices of the key, whose unused part may come back. */
+export type SliceAnswer = { ok: true; slice: GrantedSlice } | { ok: false; refusal: string; message: string; othersHolding: boolean };
 
 export class LeaseUnavailable extends Error {
   /** Why: "unreachable", "token_unreadable", "bad_answer" or the API's error code. */
@@ -70,7 +71,7 @@ export class LeaseClient {
     const { status, body } = await this.#post("/v1/leases", ask);
     if (status === 201) return { ok: true, slice: readSlice(body) };
     const error = readError(body);
-    if (status === 409 && CEILING_CODES.has(error.code)) return { ok: false, refusal: error.code, message: error.message };
+    if (status === 409 && CEILING_CODES.has(error.code)) return { ok: false, refusal: error.code, message: error.message, othersHolding: error.othersHolding };
     throw new LeaseUnavailable(error.code, `lease refused (${status} ${error.code}): ${error.message}`);
   }
 
@@ -126,7 +127,7 @@ function readSlice(body: unknown): GrantedSlice {
   return { id: b.id as string, calls: b.calls as number, cost: b.cost as number | null, leaseMs: b.leaseMs as number };
 }
 
-function readError(body: unknown): { code: string; message: string } {
-  const e = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
-  return { code: typeof e?.code === "string" ? e.code : "bad_answer", message: typeof e?.message === "string" ? e.message : "no error message" };
+function readError(body: unknown): { code: string; message: string; othersHolding: boolean } {
+  const e = (body as { error?: { code?: unknown; message?: unknown; othersHolding?: unknown } } | null)?.error;
+  return { code: typeof e?.code === "string" ? e.code : "bad_answer", message: typeof e?.message === "string" ? e.message : "no error message", othersHolding: e?.othersHolding === true };
 }

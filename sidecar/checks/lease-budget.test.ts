@@ -31,6 +31,7 @@ before(async () => {
       { name: "team-a/returns", tenant: "acme", scope: "agent", windowSeconds: 3600, calls: 100 },
       { name: "team-a/short", tenant: "acme", scope: "agent", windowSeconds: 3600, calls: 100 },
       { name: "team-a/tenant-wide", tenant: "acme", scope: "tenant", windowSeconds: 3600, cost: 100 },
+      { name: "team-a/four", tenant: "acme", scope: "agent", windowSeconds: 3600, calls: 4 },
     ],
     { leaseSeconds: 4 },
   );
@@ -182,6 +183,28 @@ test("this replica's own use of the agent and tenant keys is counted locally, fo
   const now = Date.now();
   assert.deepEqual(ledger.usage(agentKey("acme", AGENT), 3600, now), { calls: 2, cost: 4 });
   assert.deepEqual(ledger.usage(tenantKey("acme"), 3600, now), { calls: 2, cost: 4 });
+  await c.close();
+  await client.close();
+});
+
+test("calls parked in an idle replica's slice reach a replica that needs them: the whole ceiling is spent, then refused at once", async () => {
+  const client = new LeaseClient({ url: leases.url, tokenFile });
+  const four = [ceiling("team-a/four", "agent", { calls: 4 })];
+  const a = check(four, client, { holder: "replica-a", idleReturnMs: 200 });
+  const b = check(four, client, { holder: "replica-b", idleReturnMs: 200 });
+  // Replica a takes a slice of two calls and spends one; then it has no more traffic.
+  assert.equal(codeOf(await a.run(call())), "allowed");
+  // Replica b spends what is left, then its next call finds the rest parked in a's slice and waits for it.
+  const outcomes = [];
+  for (let i = 0; i < 3; i++) outcomes.push(codeOf(await b.run(call())));
+  assert.deepEqual(outcomes, ["allowed", "allowed", "allowed"], "the call parked in a's idle slice was not spent by b");
+  // Once nobody holds a slice, a call is refused on the first answer, not asked again.
+  await Promise.all([a.close(), b.close()]);
+  let asked = 0;
+  const counting: LeasePort = { grant: (ask) => (asked++, client.grant(ask)), giveBack: (id, used) => client.giveBack(id, used) };
+  const c = check(four, counting, { holder: "replica-c" });
+  assert.equal(codeOf(await c.run(call())), "budget_agent_calls", "the fifth call");
+  assert.equal(asked, 1);
   await c.close();
   await client.close();
 });

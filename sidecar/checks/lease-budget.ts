@@ -32,6 +32,10 @@ export interface LeaseBudgetDeps {
   sliceCalls?: number;
   /** Share of a lease's life after which the slice is given back. Default 0.8. */
   useFor?: number;
+  /** Slices of a key not taken from for this long go back. Default 1000. */
+  idleReturnMs?: number;
+  /** How long a ceiling refusal is asked again while other replicas hold slices of the key. Default 2000. */
+  waitForReturnsMs?: number;
   /** Milliseconds, monotonic. */
   clock?: () => number;
   /** Failures to give a slice back (the controller then counts the slice in full). */
@@ -50,6 +54,8 @@ export function createLeaseBudgetCheck(deps: LeaseBudgetDeps): LeaseBudgetCheck 
     holder,
     sliceCalls: deps.sliceCalls ?? 20,
     useFor: deps.useFor ?? 0.8,
+    idleReturnMs: deps.idleReturnMs ?? 1000,
+    waitForReturnsMs: deps.waitForReturnsMs ?? 2000,
     clock: deps.clock ?? (() => performance.now()),
     onReturnError: deps.onReturnError ?? (() => undefined),
   };
@@ -117,9 +123,10 @@ export function createLeaseBudgetCheck(deps: LeaseBudgetDeps): LeaseBudgetCheck 
 function ownUsage(ctx: CallContext, ceilings: readonly SnapshotCeiling[]): BudgetRequest[] {
   return ceilings.map((c) => ({
     key: c.scope === "agent" ? agentKey(ctx.tenant, ctx.agent) : tenantKey(ctx.tenant),
+    // Never refuses (no ceiling); the codes are those of the ceilings the controller enforces.
     limits: [
-      { code: "budget_local_count", kind: "calls", max: Infinity, window: c.windowSeconds },
-      { code: "budget_local_count", kind: "cost", max: Infinity, window: c.windowSeconds },
+      { code: `budget_${c.scope}_calls`, kind: "calls", max: Infinity, window: c.windowSeconds },
+      { code: `budget_${c.scope}_cost`, kind: "cost", max: Infinity, window: c.windowSeconds },
     ],
   }));
 }

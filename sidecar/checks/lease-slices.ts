@@ -1,6 +1,8 @@
 // The slices this process holds of one budget key, and the one request for more that may be in
 // flight. Calls take from a slice synchronously; only a call that finds none waits, on the single
 // refill of its key, so the controller sees one request per key at a time however many calls wait.
+// Slices go back once the key has been idle a moment, and a refusal while other replicas still hold
+// slices is retried for a moment, so calls parked in one replica reach the replicas that need them.
 import type { LeasePort } from "./lease-budget.ts";
 
 export interface Refill {
@@ -8,11 +10,17 @@ export interface Refill {
   holder: string;
   sliceCalls: number;
   useFor: number;
+  /** Slices of a key not taken from for this long are given back. */
+  idleReturnMs: number;
+  /** A ceiling refusal while other holders hold live slices is asked again for up to this long. */
+  waitForReturnsMs: number;
   clock: () => number;
   onReturnError: (error: Error) => void;
 }
 
 export type Taken = { ok: true; release(): void };
+
+const RETRY_MS = 100;
 type Outcome = { ok: true } | { ok: false; code: string; message: string; minCost: number; shared: boolean };
 
 class Slice {
@@ -44,6 +52,7 @@ export class KeySlices {
   #slices: Slice[] = [];
   #pending: Promise<Outcome> | undefined;
   readonly #returning = new Set<Promise<void>>();
+  #idle: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(budget: string, key: string, refill: Refill) {
@@ -67,12 +76,14 @@ export class KeySlices {
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#idle);
     await this.#pending;
     for (const slice of [...this.#slices]) this.#giveBack(slice);
     await Promise.all(this.#returning);
   }
 
   #takeFrom(slice: Slice, cost: number): Taken {
+    this.#touch();
     slice.calls--;
     slice.usedCalls++;
     if (slice.cost !== null) slice.cost -= cost;
@@ -89,16 +100,35 @@ export class KeySlices {
     };
   }
 
+  /** (Re)arms the idle timer: a key nobody takes from gives its slices back to the other replicas. */
+  #touch(): void {
+    if (this.#idle !== undefined) {
+      this.#idle.refresh();
+      return;
+    }
+    this.#idle = setTimeout(() => {
+      this.#idle = undefined;
+      if (this.#pending === undefined) for (const slice of [...this.#slices]) this.#giveBack(slice);
+    }, this.#refill.idleReturnMs);
+    this.#idle.unref();
+  }
+
   async #ask(cost: number): Promise<Outcome> {
     const now = this.#refill.clock();
     // Slices that cannot serve this call go back now: their unused part is worth more to the others.
     for (const slice of [...this.#slices]) if (!slice.serves(cost, now)) this.#giveBack(slice);
     const { sliceCalls, holder } = this.#refill;
+    const waitUntil = now + this.#refill.waitForReturnsMs;
     let answer;
-    try {
-      answer = await this.#refill.leases.grant({ budget: this.#budget, key: this.#key, holder, calls: sliceCalls, cost: cost * sliceCalls, minCost: cost });
-    } catch (error) {
-      return { ok: false, code: "budget_unavailable", message: `budget lease unavailable for ${this.#budget}: ${(error as Error).message}`, minCost: cost, shared: true };
+    for (;;) {
+      try {
+        answer = await this.#refill.leases.grant({ budget: this.#budget, key: this.#key, holder, calls: sliceCalls, cost: cost * sliceCalls, minCost: cost });
+      } catch (error) {
+        return { ok: false, code: "budget_unavailable", message: `budget lease unavailable for ${this.#budget}: ${(error as Error).message}`, minCost: cost, shared: true };
+      }
+      // Other replicas may be about to give back what they do not use: ask again shortly, within bounds.
+      if (answer.ok || !answer.othersHolding || this.#closed || this.#refill.clock() >= waitUntil) break;
+      await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
     }
     if (!answer.ok) return { ok: false, code: answer.refusal, message: answer.message, minCost: cost, shared: answer.refusal.endsWith("_calls") };
     // Measured from before the request: the controller's lease began after this instant.
