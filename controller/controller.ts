@@ -23,7 +23,7 @@ import { createApi } from "./serve/api.ts";
 import { createAuditIngest, type AuditIngestStore } from "./serve/audit-ingest.ts";
 import { createAuthenticator, type Authenticate } from "./serve/auth.ts";
 import { SnapshotHub } from "./serve/hub.ts";
-import { readReport, REPORT_LABEL, ReportPublisher, summarize, sumReports, type ReplicaReport } from "./serve/replica-report.ts";
+import { deleteStaleReports, readReport, REPORT_LABEL, ReportPublisher, summarize, sumReports, type ReplicaReport } from "./serve/replica-report.ts";
 import { agentId, budgetApplies, DEFAULT_ENTRYPOINT, tenantOf, type ClusterView, type CompiledPolicy } from "./snapshot/build.ts";
 
 export interface ControllerOptions {
@@ -149,6 +149,12 @@ export async function startController(options: ControllerOptions): Promise<Contr
       const informer = informers[kind as Kind] as Informer<KubeObject> | undefined;
       const object = informer?.get(name, namespace === "" ? undefined : namespace);
       if (object === undefined) return;
+      // Grants read their token Secrets and tenant keys, servers their credentials: not before those are listed,
+      // or a grant would take its existing token for missing and mint another.
+      if ((kind === "CapabilityGrant" || kind === "McpServer") && !(secrets.hasSynced(options.namespace) && secrets.hasSynced(namespace))) {
+        queue.addAfter(key, 500);
+        return;
+      }
       const requeueAfterMs = await reconcileObject({ kc, view, sidecars, compiled, log, metrics, ...(leases ? { leases } : {}) }, kind as Kind, object);
       if (requeueAfterMs !== undefined) queue.addAfter(key, requeueAfterMs);
     },
@@ -189,18 +195,23 @@ export async function startController(options: ControllerOptions): Promise<Contr
     const changed = (object: KubeObject): void => {
       hub.invalidate();
       if (kind === "ToolPolicy") compile(object);
-      if (kind === "Tenant") watchSecretsOfTenants();
       queue.add(objectKey(kind, object.metadata.namespace, object.metadata.name));
+      if (kind === "Tenant") tenantsChanged();
     };
     const deleted = (): void => {
       hub.invalidate();
-      if (kind === "Tenant") watchSecretsOfTenants();
+      if (kind === "Tenant") tenantsChanged();
     };
     informer.on({ add: changed, update: changed, delete: deleted });
   }
   // Only the leader writes (status, Secrets); on taking over it reconciles everything once.
   const requeueAll = (): void => {
     for (const [kind, informer] of Object.entries(informers)) for (const o of informer.list()) queue.add(objectKey(kind, o.metadata.namespace, o.metadata.name));
+  };
+  // Which tenant owns a namespace (or whether two claim it) is in every object's status: look at all again.
+  const tenantsChanged = (): void => {
+    watchSecretsOfTenants();
+    requeueAll();
   };
   if (options.leaderElection !== undefined) {
     const le = options.leaderElection;
@@ -229,6 +240,13 @@ export async function startController(options: ControllerOptions): Promise<Contr
   watchSecretsOfTenants();
   reports?.on({ add: () => policyStatusSoon(), update: () => policyStatusSoon(), delete: () => policyStatusSoon() });
   reports?.start();
+  // The leader clears the reports of replicas that died without removing theirs.
+  const staleTimer = setInterval(() => {
+    if (reports === undefined || !leading()) return;
+    const list = reports.list() as unknown as Array<{ metadata: { name: string }; data?: Record<string, string> }>;
+    void deleteStaleReports(kc, options.namespace, list, Math.floor(Date.now() / 1000), (3 * refreshMs) / 1000);
+  }, refreshMs);
+  staleTimer.unref();
   elector?.start();
 
   const authenticate = options.authenticate ?? createAuthenticator({ auth: kc.makeApiClient(AuthenticationV1Api), core: kc.makeApiClient(CoreV1Api) });
@@ -299,7 +317,8 @@ export async function startController(options: ControllerOptions): Promise<Contr
       metrics.registry.metrics().then((text) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(text), () => res.writeHead(500).end());
     } else if (p === "/healthz") res.writeHead(200).end("ok\n");
     else if (p === "/readyz") {
-      const synced = Object.values(informers).every((i) => i.hasSynced()) && secrets.hasSynced();
+      // Not the tenants' namespaces: one that cannot be listed (RBAC narrowed) must not take every replica out.
+      const synced = Object.values(informers).every((i) => i.hasSynced()) && secrets.hasSynced(options.namespace);
       res.writeHead(synced ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ ok: synced, problems: synced ? [] : ["informers not yet synced"] }));
     } else res.writeHead(404).end();
   });
@@ -316,6 +335,7 @@ export async function startController(options: ControllerOptions): Promise<Contr
     isLeader: leading,
     async close() {
       clearInterval(tlsTimer);
+      clearInterval(staleTimer);
       await elector?.stop();
       await webhook?.close();
       hub.close();

@@ -121,6 +121,7 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
   }
   const shipping = await startAuditShipping(spool, config.audit, { log, metrics, env: options.env ?? process.env });
   audit.onCheckpoint(() => shipping.wake());
+  audit.onCheckpointError((error) => log.error({ reason: error.message }, "audit checkpoint not written (retried at the next trigger)"));
   const tracing = startTracingIfConfigured(options);
   const pipeline = createPipeline(
     [
@@ -228,8 +229,7 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
     await listenOn(admin, adminAt.host, adminAt.port);
   } catch (error) {
     await tracing?.shutdown();
-    await audit.close();
-    await shipping.close();
+    await audit.close().finally(() => shipping.close());
     throw error;
   }
   const url = urlOf(server);
@@ -245,8 +245,8 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
       policies.close();
       await Promise.all([...upstreams.values()].map((u) => u.close()));
       await intent.close();
-      await audit.close();
-      await shipping.close(); // after the final checkpoint, so it ships too
+      // Shipping closes after the final checkpoint, so it ships too, and closes even when that checkpoint fails.
+      await audit.close().finally(() => shipping.close());
       // Last, so the spans of requests that finished while closing are flushed too.
       await tracing?.shutdown();
     },

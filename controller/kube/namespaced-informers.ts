@@ -40,7 +40,9 @@ export class NamespacedInformers {
     return [...this.#byNamespace.keys()];
   }
 
-  hasSynced(): boolean {
+  /** Whether the namespace's informer (or, without one named, every informer) has listed once. */
+  hasSynced(namespace?: string): boolean {
+    if (namespace !== undefined) return this.#byNamespace.get(namespace)?.hasSynced() ?? false;
     return [...this.#byNamespace.values()].every((i) => i.hasSynced());
   }
 

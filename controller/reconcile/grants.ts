@@ -61,9 +61,10 @@ export async function reconcileGrant(kc: KubeConfig, view: ClusterView, grant: C
 }
 
 /**
- * Tokens are minted per service account. A label selector picks the service accounts of the pods
- * that carry the labels now (re-read at each reconcile, which runs at least every minute); with a
- * list of service accounts as well, both must hold, as for every other selector.
+ * Tokens are minted per service account, so every pod of an account can use its token. A label
+ * selector picks the accounts of the pods that carry the labels now (re-read at each reconcile, at
+ * least every minute); with a list of service accounts as well, both must hold. The Secret of an
+ * account no longer selected is left in place until its token expires.
  */
 async function grantedAccounts(kc: KubeConfig, namespace: string, grant: CapabilityGrant): Promise<string[]> {
   const listed = grant.spec.agents.serviceAccounts ?? [];

@@ -108,6 +108,7 @@ export class ReportPublisher {
       this.#soon = undefined;
       this.#write();
     }, 1000);
+    this.#soon.unref();
   }
 
   /** Removes the report: a replica that shuts down serves nobody. */
@@ -125,7 +126,13 @@ export class ReportPublisher {
 
   #write(): void {
     this.#writing = this.#writing.then(async () => {
-      const body = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: this.#o.name, namespace: this.#o.namespace, labels: { [REPORT_LABEL]: "true" } }, data: { [DATA_KEY]: JSON.stringify(this.#o.report()) } };
+      let body: object;
+      try {
+        body = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: this.#o.name, namespace: this.#o.namespace, labels: { [REPORT_LABEL]: "true" } }, data: { [DATA_KEY]: JSON.stringify(this.#o.report()) } };
+      } catch (error) {
+        this.#failed(error);
+        return;
+      }
       try {
         await kubeJson(this.#o.kc, { method: "PUT", path: `${this.#path()}/${this.#o.name}`, body, signal: AbortSignal.timeout(10_000) });
       } catch (error) {
@@ -138,5 +145,13 @@ export class ReportPublisher {
 
   #failed(error: unknown): void {
     this.#o.log.warn({ reason: (error as Error).message }, "could not publish this replica's sidecar report (retried at the next change or refresh)");
+  }
+}
+
+/** Deletes the reports of replicas that stopped without removing theirs (crashed, evicted): they would pile up. */
+export async function deleteStaleReports(kc: KubeConfig, namespace: string, configMaps: ReadonlyArray<{ metadata: { name: string }; data?: Record<string, string> }>, now: number, maxAgeSeconds: number): Promise<void> {
+  for (const cm of configMaps) {
+    if (readReport(cm, now, maxAgeSeconds) !== undefined) continue;
+    await kubeJson(kc, { method: "DELETE", path: `/api/v1/namespaces/${namespace}/configmaps/${cm.metadata.name}`, signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
   }
 }

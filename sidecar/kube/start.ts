@@ -110,6 +110,7 @@ export async function startKubernetesSidecar(options: KubernetesOptions): Promis
     const started = shipToController(spool, target, defaults.audit.maxSpoolBytes, { log, metrics });
     shipping = started;
     opened.onCheckpoint(() => void started.then((s) => s.wake()));
+    opened.onCheckpointError((error) => log.error({ reason: error.message }, "audit checkpoint not written (retried at the next trigger)"));
     return opened;
   };
 
@@ -215,8 +216,12 @@ export async function startKubernetesSidecar(options: KubernetesOptions): Promis
       await current?.enforcement.close();
       await leaseCheck?.close();
       await leaseClient?.close();
-      await audit?.close();
-      await (await shipping)?.close(); // after the final checkpoint, so it ships too
+      // Shipping closes after the final checkpoint, so it ships too, and closes even when that checkpoint fails.
+      try {
+        await audit?.close();
+      } finally {
+        await (await shipping)?.close();
+      }
     },
   };
 }
