@@ -6,7 +6,7 @@ import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { AdmissionregistrationV1Api, AuthenticationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { API_VERSION, KINDS, type Budget, type Kind, type McpServer, type Tenant, type TokenRevocation, type ToolPolicy } from "./api/types.ts";
+import { API_VERSION, KINDS, type Budget, type CapabilityGrant, type Kind, type McpServer, type Tenant, type TokenRevocation, type ToolPolicy } from "./api/types.ts";
 import { Informer, type KubeObject } from "./kube/informer.ts";
 import { NamespacedInformers } from "./kube/namespaced-informers.ts";
 import { LeaderElector } from "./kube/leader.ts";
@@ -101,6 +101,7 @@ export async function startController(options: ControllerOptions): Promise<Contr
     policies: (ns) => informers.ToolPolicy.list(ns) as unknown as ToolPolicy[],
     budgets: (ns) => informers.Budget.list(ns) as unknown as Budget[],
     revocations: (ns) => informers.TokenRevocation.list(ns) as unknown as TokenRevocation[],
+    grants: (ns) => informers.CapabilityGrant.list(ns) as unknown as CapabilityGrant[],
     servers: (ns) => informers.McpServer.list(ns) as unknown as McpServer[],
     secret: (ns, name) => {
       const s = secrets.get(name, ns) as unknown as { data?: Record<string, string> } | undefined;

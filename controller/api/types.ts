@@ -113,6 +113,8 @@ export interface CapabilityGrantSpec {
 }
 export interface CapabilityGrantStatus extends CommonStatus {
   tokens?: Array<{ serviceAccount: string; secret: string; tokenId: string; expiresAt: string }>;
+  /** Tokens of accounts no longer selected: revoked in the tenant's snapshots until they expire. */
+  withdrawn?: Array<{ serviceAccount: string; tokenId: string; expiresAt: string }>;
   /** tokens.length, for the Tokens printer column (kubectl cannot count a list). */
   tokenCount?: number;
 }

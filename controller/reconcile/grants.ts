@@ -10,6 +10,7 @@ import { tenantOf, type ClusterView } from "../snapshot/build.ts";
 
 export interface GrantOutcome {
   tokens: NonNullable<CapabilityGrantStatus["tokens"]>;
+  withdrawn: NonNullable<CapabilityGrantStatus["withdrawn"]>;
   /** When the earliest token is due for rotation (unix seconds). */
   rotateAt: number;
 }
@@ -31,6 +32,8 @@ export async function reconcileGrant(kc: KubeConfig, view: ClusterView, grant: C
     if (c.type === "agent" || c.type === "hop") throw new TerminalError("InvalidCaveat", `caveats[${i}]: "${c.type}" is set by the controller`);
   }
   const accounts = await grantedAccounts(kc, namespace, grant);
+  const withdrawn = withdrawnTokens(grant, accounts, nowSeconds);
+  const revoked = new Set(withdrawn.map((w) => w.tokenId));
   const prefix = grant.spec.secretPrefix ?? grant.metadata.name;
   const tokens: GrantOutcome["tokens"] = [];
   let rotateAt = Infinity;
@@ -40,7 +43,8 @@ export async function reconcileGrant(kc: KubeConfig, view: ClusterView, grant: C
     let token = existing;
     let expiresAt = existing === undefined ? 0 : expiryOf(existing);
     const issuedAt = existing === undefined ? 0 : issuedAtOf(existing);
-    const fresh = existing !== undefined && nowSeconds < issuedAt + Math.floor((2 * (expiresAt - issuedAt)) / 3) && sameGrant(existing, grant);
+    const fresh =
+      existing !== undefined && nowSeconds < issuedAt + Math.floor((2 * (expiresAt - issuedAt)) / 3) && sameGrant(existing, grant) && !revoked.has(tokenIdOf(existing));
     if (!fresh) {
       expiresAt = nowSeconds + ttl;
       token = mintToken(keys, {
@@ -52,19 +56,37 @@ export async function reconcileGrant(kc: KubeConfig, view: ClusterView, grant: C
       });
       await writeSecret(kc, namespace, secretName, grant, token);
     }
-    const decoded = decodeToken(token as string);
-    tokens.push({ serviceAccount: sa, secret: secretName, tokenId: decoded.ok ? decoded.token.header.id : "", expiresAt: new Date(expiresAt * 1000).toISOString() });
+    tokens.push({ serviceAccount: sa, secret: secretName, tokenId: tokenIdOf(token as string), expiresAt: new Date(expiresAt * 1000).toISOString() });
     const issued = fresh ? issuedAt : nowSeconds;
     rotateAt = Math.min(rotateAt, issued + Math.floor((2 * (expiresAt - issued)) / 3));
   }
-  return { tokens, rotateAt };
+  return { tokens, withdrawn, rotateAt };
+}
+
+/**
+ * Tokens of accounts the grant selected before and does not now (a pod lost its label, an account
+ * left the list): revoked in the tenant's snapshots until they expire, then forgotten. An account
+ * selected again gets a new token.
+ */
+function withdrawnTokens(grant: CapabilityGrant, accounts: readonly string[], nowSeconds: number): NonNullable<CapabilityGrantStatus["withdrawn"]> {
+  const live = (w: { expiresAt: string }): boolean => Date.parse(w.expiresAt) / 1000 > nowSeconds;
+  const kept = (grant.status?.withdrawn ?? []).filter(live);
+  const dropped = (grant.status?.tokens ?? []).filter((t) => !accounts.includes(t.serviceAccount) && t.tokenId !== "" && live(t));
+  const out = [...kept];
+  for (const t of dropped) if (!out.some((w) => w.tokenId === t.tokenId)) out.push({ serviceAccount: t.serviceAccount, tokenId: t.tokenId, expiresAt: t.expiresAt });
+  return out.slice(-1024);
+}
+
+function tokenIdOf(token: string): string {
+  const d = decodeToken(token);
+  return d.ok ? d.token.header.id : "";
 }
 
 /**
  * Tokens are minted per service account, so every pod of an account can use its token. A label
  * selector picks the accounts of the pods that carry the labels now (re-read at each reconcile, at
- * least every minute); with a list of service accounts as well, both must hold. The Secret of an
- * account no longer selected is left in place until its token expires.
+ * least every minute); with a list of service accounts as well, both must hold. The token of an
+ * account no longer selected is withdrawn (revoked until it expires); its Secret stays.
  */
 async function grantedAccounts(kc: KubeConfig, namespace: string, grant: CapabilityGrant): Promise<string[]> {
   const listed = grant.spec.agents.serviceAccounts ?? [];

@@ -67,7 +67,7 @@ async function statusFor(deps: ReconcileDeps, kind: Kind, object: KubeObject): P
       const g = object as unknown as CapabilityGrant;
       // Label selectors follow pods as they come and go, so those grants are looked at every minute.
       const requeueAfterMs = g.spec.agents.matchLabels !== undefined ? Math.min(60_000, untilRotation) : untilRotation;
-      return { status: { tokens: out.tokens, tokenCount: out.tokens.length }, requeueAfterMs };
+      return { status: { tokens: out.tokens, tokenCount: out.tokens.length, withdrawn: out.withdrawn }, requeueAfterMs };
     }
     case "Budget": {
       const b = object as unknown as Budget;

@@ -4,13 +4,15 @@
 import { KeyRing } from "../../wire/keys.ts";
 import { parseDurationSeconds } from "../../wire/duration.ts";
 import { SNAPSHOT_SCHEMA, type SnapshotBody, type SnapshotCeiling, type SnapshotPolicy, type SnapshotServer } from "../../wire/snapshot.ts";
-import type { AgentSelector, Budget, McpServer, Tenant, TokenRevocation, ToolPolicy } from "../api/types.ts";
+import type { AgentSelector, Budget, CapabilityGrant, McpServer, Tenant, TokenRevocation, ToolPolicy } from "../api/types.ts";
 
 /** Who subscribes: a sidecar's pod, as TokenReview and the pod object tell it. */
 export interface AgentIdentity {
   namespace: string;
   serviceAccount: string;
   podName?: string;
+  /** The pod's UID (TokenReview's pod-uid extra): its audit stream is named for it. */
+  podUid?: string;
   podLabels: Record<string, string>;
 }
 
@@ -27,6 +29,7 @@ export interface ClusterView {
   policies(namespace: string): readonly ToolPolicy[];
   budgets(namespace: string): readonly Budget[];
   revocations(namespace: string): readonly TokenRevocation[];
+  grants(namespace: string): readonly CapabilityGrant[];
   servers(namespace: string): readonly McpServer[];
   /** A Secret's data, decoded; undefined when it does not exist. */
   secret(namespace: string, name: string): Record<string, string> | undefined;
@@ -128,7 +131,11 @@ export function buildSnapshotBody(view: ClusterView, who: AgentIdentity): BuildR
 
   // Revocations are tenant-wide: a revoked token is refused by every sidecar of the tenant.
   const revoked = new Set<string>();
-  for (const ns of tenant.spec.namespaces) for (const r of view.revocations(ns)) for (const id of r.spec.ids) revoked.add(id);
+  for (const ns of tenant.spec.namespaces) {
+    for (const r of view.revocations(ns)) for (const id of r.spec.ids) revoked.add(id);
+    // Tokens of accounts a grant stopped selecting: refused everywhere until they expire.
+    for (const g of view.grants(ns)) for (const w of g.status?.withdrawn ?? []) revoked.add(w.tokenId);
+  }
 
   const servers: SnapshotServer[] = [];
   for (const s of sortByName(view.servers(who.namespace))) {

@@ -5,7 +5,7 @@
 // closed once the snapshot is older than the tenant's bound. The time from `kubectl apply` to
 // enforcement is measured over repeated trials and printed.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -164,6 +164,18 @@ describe("controller and sidecar on a real kube-apiserver", { timeout: 300_000 }
     assert.equal((await kube.tryKubectl(["-n", NS, "get", "secret", "by-label-agent-a"])).code, 1, "agent-a's pod lacks the label: no token for it");
     const status = JSON.parse(await kube.kubectl(["-n", NS, "get", "capabilitygrant", "by-label", "-o", "json"])).status;
     assert.equal(status.tokenCount, 1);
+    // The pods no longer selected: agent-b's token is withdrawn, and revoked in the tenant's sidecars until it expires.
+    await kube.kubectl(["-n", NS, "patch", "capabilitygrant", "by-label", "--type=merge", "-p", JSON.stringify({ spec: { agents: { matchLabels: { team: "nobody" } } } })]);
+    const withdrawn = await eventually(async () => {
+      const s = JSON.parse(await kube.kubectl(["-n", NS, "get", "capabilitygrant", "by-label", "-o", "json"])).status;
+      return s?.tokenCount === 0 && s.withdrawn?.some((w: any) => w.serviceAccount === "agent-b" && w.tokenId === token.token.header.id);
+    }, 30_000);
+    assert.ok(withdrawn, "agent-b's token is not listed as withdrawn");
+    const revokedInSidecar = await eventually(async () => {
+      const saved = JSON.parse(readFileSync(join(stateDir, "snapshot.json"), "utf8"));
+      return (saved.revocations ?? saved.snapshot?.revocations ?? []).includes(token.token.header.id);
+    }, 30_000);
+    assert.ok(revokedInSidecar, "the withdrawn token is not revoked in the sidecar's snapshot");
     await kube.kubectl(["-n", NS, "delete", "capabilitygrant", "by-label"]);
   });
 

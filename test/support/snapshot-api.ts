@@ -36,6 +36,7 @@ export async function startSnapshotApi(cluster: StandInCluster, who: AgentIdenti
     policies: (ns) => inNamespace(cluster.policies, ns),
     budgets: () => [],
     revocations: () => [],
+    grants: () => [],
     servers: (ns) => inNamespace(cluster.servers, ns),
     secret: (ns, name) => cluster.secrets.get(`${ns}/${name}`),
     compiled: (policy) => cluster.compiled.get(policy.metadata.name),
