@@ -25,7 +25,7 @@ export function sidecarCommand(): Command {
   return new Command("sidecar")
     .description("run the MCP gateway: every tools/call is checked (token, memory, intent, policy, budget), audited, then forwarded or refused")
     .option("--config <file>", "YAML or JSON configuration (schema: sidecar/config/schema.json): standalone mode")
-    .option("--kubernetes", "Kubernetes mode: the configuration is the controller's snapshot (env INTENTGATE_CONTROLLER_URL, INTENTGATE_TOKEN_FILE, INTENTGATE_STATE_DIR, INTENTGATE_POD_NAME)")
+    .option("--kubernetes", "Kubernetes mode: the configuration is the controller's snapshot (env INTENTGATE_CONTROLLER_URL, INTENTGATE_TOKEN_FILE, INTENTGATE_STATE_DIR, INTENTGATE_POD_NAME, INTENTGATE_POD_UID)")
     .option("--listen <host:port>", "where agents connect (env INTENTGATE_LISTEN)")
     .option("--admin <host:port>", "metrics and health endpoints (env INTENTGATE_ADMIN)")
     .option("--upstream <name=url...>", "add or replace an upstream MCP server")
@@ -71,9 +71,9 @@ export function sidecarCommand(): Command {
 
 async function runKubernetesSidecar(flags: SidecarFlags): Promise<void> {
   const env = (name: string): string | undefined => process.env[`INTENTGATE_${name}`] || undefined;
-  const required = (name: string): string => {
+  const required = (name: string, what = ""): string => {
     const value = env(name);
-    if (value === undefined) throw new CliError(`--kubernetes needs INTENTGATE_${name}`);
+    if (value === undefined) throw new CliError(`--kubernetes needs INTENTGATE_${name}${what}`);
     return value;
   };
   const log = createLogger(flags.logLevel ?? env("LOG_LEVEL") ?? "info");
@@ -86,6 +86,7 @@ async function runKubernetesSidecar(flags: SidecarFlags): Promise<void> {
       tokenFile: required("TOKEN_FILE"),
       stateDir: required("STATE_DIR"),
       podName: required("POD_NAME"),
+      podUid: required("POD_UID", " (the pod's metadata.uid, from the downward API: its audit stream is named for it)"),
       listen: parseAddress(flags.listen ?? env("LISTEN") ?? "127.0.0.1:7070", "--listen"),
       admin: parseAddress(flags.admin ?? env("ADMIN") ?? "0.0.0.0:7071", "--admin"),
       log,

@@ -1,7 +1,7 @@
 // The audit ingest API: sidecars POST the lines of their spool (NDJSON, exactly as written) and the
 // controller stores them in its PostgreSQL database, the one `intentgate audit verify|export` read.
-// A pod may write only its own streams (its tenant, namespace and pod in the name) and only records
-// naming its tenant and agent; every line is checked before any is stored. A line that disagrees
+// A pod may write only its own stream (its tenant, namespace, pod name and pod UID in the name) and
+// only records naming its tenant and agent; every line is checked before any is stored. A line that disagrees
 // with a stored one is refused (409), never written over. 200 means the transaction committed, so
 // the sidecar may then let the lines go; a database that is down answers 503 and the sidecar retries.
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -99,7 +99,7 @@ async function database<T>(call: () => Promise<T>): Promise<T> {
 }
 
 function respond(res: ServerResponse, error: Error, who: AgentIdentity, kind: Kind, log: Logger): void {
-  const caller = { namespace: who.namespace, pod: who.podName, kind };
+  const caller = { namespace: who.namespace, pod: who.podName, pod_uid: who.podUid, kind };
   if (isConflict(error)) {
     log.error({ ...caller, conflicts: error.conflicts }, "audit lines conflict with stored ones: refused, nothing stored");
     sendJson(res, 409, { error: { code: error.code, message: error.message, conflicts: error.conflicts } });
@@ -142,16 +142,18 @@ async function readLines(req: IncomingMessage, maxBody: number): Promise<Line[]>
     });
 }
 
-/** Every line must be in one of the caller's streams, and records must name its tenant and agent. */
+/** Every line must be in the caller's stream, and records must name its tenant and agent. */
 function checkOwnership(lines: readonly Line[], kind: Kind, who: AgentIdentity, tenant: string | undefined): void {
-  const pod = who.podName;
+  const { podName: pod, podUid: uid } = who;
   if (pod === undefined) throw new AuthError(403, "audit_pod_unknown", "the token is not bound to a pod, so it owns no audit stream");
+  // Without the UID a later pod of the same name could not be told from this one.
+  if (uid === undefined) throw new AuthError(403, "audit_pod_unknown", `the token names pod ${who.namespace}/${pod} but not its UID, so it owns no audit stream`);
   if (tenant === undefined) throw new AuthError(403, "no_tenant", `no Tenant (or more than one) owns namespace ${who.namespace}`);
   const agent = agentId(who);
   lines.forEach(({ value }, i) => {
     const fields = value as { stream?: unknown; tenant?: unknown; agent?: unknown };
-    if (typeof fields.stream !== "string" || !isPodStream(fields.stream, tenant, who.namespace, pod)) {
-      throw new AuthError(403, "audit_stream_forbidden", `line ${i + 1}: stream ${JSON.stringify(fields.stream)} is not one of pod ${who.namespace}/${pod}'s streams`);
+    if (typeof fields.stream !== "string" || !isPodStream(fields.stream, tenant, who.namespace, pod, uid)) {
+      throw new AuthError(403, "audit_stream_forbidden", `line ${i + 1}: stream ${JSON.stringify(fields.stream)} is not the stream of pod ${who.namespace}/${pod} (uid ${uid})`);
     }
     if (kind === "records" && (fields.tenant !== tenant || fields.agent !== agent)) {
       throw new AuthError(403, "audit_stream_forbidden", `line ${i + 1}: the record names tenant ${JSON.stringify(fields.tenant)} and agent ${JSON.stringify(fields.agent)}, the caller is ${tenant} ${agent}`);

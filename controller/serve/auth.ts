@@ -1,6 +1,7 @@
 // Who is calling: a sidecar presents its pod's projected service-account token (audience
-// "intentgate"); the API server's TokenReview says whether it is valid and whose it is, and the
-// pod it is bound to gives the labels that policies select on. Reviews are cached briefly by the
+// "intentgate"); the API server's TokenReview says whether it is valid and whose it is (for a
+// pod-bound token, the pod's name and UID), and the pod it is bound to gives the labels that
+// policies select on. Reviews are cached briefly by the
 // token's hash so a reconnect storm does not become a TokenReview storm.
 import { createHash } from "node:crypto";
 import type { IncomingMessage } from "node:http";
@@ -10,6 +11,7 @@ import type { AgentIdentity } from "../snapshot/build.ts";
 
 export const TOKEN_AUDIENCE = "intentgate";
 const POD_NAME_EXTRA = "authentication.kubernetes.io/pod-name";
+const POD_UID_EXTRA = "authentication.kubernetes.io/pod-uid";
 
 export class AuthError extends Error {
   readonly status: number;
@@ -58,12 +60,17 @@ async function reviewToken(apis: { auth: AuthenticationV1Api; core: CoreV1Api },
   const serviceAccount = m[2] as string;
   const podName = status.user.extra?.[POD_NAME_EXTRA]?.[0];
   if (podName === undefined) return { namespace, serviceAccount, podLabels: {} };
-  let labels: Record<string, string>;
+  // Absent only from API servers that do not report it; such an identity owns no audit stream.
+  const podUid = status.user.extra?.[POD_UID_EXTRA]?.[0];
+  let pod;
   try {
-    const pod = await apis.core.readNamespacedPod({ name: podName, namespace });
-    labels = pod.metadata?.labels ?? {};
+    pod = await apis.core.readNamespacedPod({ name: podName, namespace });
   } catch (error) {
     throw new AuthError(503, "pod_unreadable", `the token's pod ${namespace}/${podName} could not be read: ${(error as Error).message}`);
   }
-  return { namespace, serviceAccount, podName, podLabels: labels };
+  // The labels must be those of the token's pod, not of a later pod that took its name.
+  if (podUid !== undefined && pod.metadata?.uid !== podUid) {
+    throw new AuthError(401, "token_rejected", `the token's pod ${namespace}/${podName} (uid ${podUid}) no longer exists`);
+  }
+  return { namespace, serviceAccount, podName, ...(podUid !== undefined ? { podUid } : {}), podLabels: pod.metadata?.labels ?? {} };
 }

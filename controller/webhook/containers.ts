@@ -26,6 +26,7 @@ export function buildSidecarContainer(settings: InjectorSettings, mode: Mode): V
       { name: "INTENTGATE_CONTROLLER_URL", value: settings.controllerUrl },
       { name: "INTENTGATE_TOKEN_FILE", value: `${TOKEN_DIR}/token` },
       fieldRef("INTENTGATE_POD_NAME", "metadata.name"),
+      fieldRef("INTENTGATE_POD_UID", "metadata.uid"),
       fieldRef("INTENTGATE_POD_NAMESPACE", "metadata.namespace"),
       fieldRef("INTENTGATE_SERVICE_ACCOUNT", "spec.serviceAccountName"),
       { name: "INTENTGATE_STATE_DIR", value: STATE_DIR },

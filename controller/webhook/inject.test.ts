@@ -64,6 +64,10 @@ test("a labelled namespace gets the native sidecar and, in redirect mode, the re
   assert.equal(sidecar?.startupProbe?.httpGet?.path, "/readyz");
   assert.equal(envOf(sidecar)["INTENTGATE_INTERCEPTION"], "redirect");
   assert.equal(envOf(sidecar)["INTENTGATE_TOKEN_FILE"], "/var/run/secrets/intentgate/token");
+  // The downward API gives the sidecar its pod's name and UID: its audit stream is named for both.
+  const fieldRefs = Object.fromEntries((sidecar?.env ?? []).filter((e) => e.valueFrom?.fieldRef).map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
+  assert.equal(fieldRefs["INTENTGATE_POD_NAME"], "metadata.name");
+  assert.equal(fieldRefs["INTENTGATE_POD_UID"], "metadata.uid");
   assert.deepEqual(redirect?.securityContext?.capabilities, { add: ["NET_ADMIN", "NET_RAW"], drop: ["ALL"] });
   assert.equal(redirect?.securityContext?.runAsUser, 0);
   assert.equal(envOf(redirect)["INTENTGATE_REDIRECT_DESTINATIONS"], "payments.tools.svc:8080,payments:8080,search.tools.svc:80");

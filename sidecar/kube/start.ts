@@ -2,7 +2,6 @@
 // from the last good snapshot on disk while (re)connecting, applies each new snapshot atomically,
 // tells the controller what it applied, and refuses every call once the controller has not vouched
 // for its snapshot within the tenant's bound. Before any snapshot, nothing is forwarded.
-import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -10,12 +9,11 @@ import { join } from "node:path";
 import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import { AuditKeys, OCSF, safeText, type OutcomeEvent } from "../../wire/audit/index.ts";
-import { podStream } from "../../wire/audit/pod-stream.ts";
+import { checkPodUid, podStream } from "../../wire/audit/pod-stream.ts";
 import type { Snapshot } from "../../wire/snapshot.ts";
 import { createAdminServer } from "../admin.ts";
 import { AuditLog } from "../audit/log.ts";
 import type { AuditShipping } from "../audit/shipping.ts";
-import { AuditSpool } from "../audit/spool.ts";
 import { MemoryBudgetLedger } from "../budget/ledger.ts";
 import { LeaseClient } from "../budget/lease-client.ts";
 import { createLeaseBudgetCheck } from "../checks/lease-budget.ts";
@@ -26,6 +24,7 @@ import { sendHttpError, HttpError } from "../proxy/http-error.ts";
 import type { AllowedCall } from "../proxy/messages.ts";
 import { shipToController } from "./audit-client.ts";
 import { buildEnforcement, type Enforcement, type SharedParts } from "./enforcement.ts";
+import { openPodSpool } from "./pod-spool.ts";
 import { loadState, saveConfirmation, saveSnapshot } from "./state.ts";
 import { Subscription } from "./subscription.ts";
 
@@ -34,6 +33,8 @@ export interface KubernetesOptions {
   tokenFile: string;
   stateDir: string;
   podName: string;
+  /** The pod's metadata.uid: its audit stream is named for it, and the controller checks that. */
+  podUid: string;
   listen: { host: string; port: number };
   admin: { host: string; port: number };
   log: Logger;
@@ -58,6 +59,7 @@ export interface KubernetesSidecar {
 export async function startKubernetesSidecar(options: KubernetesOptions): Promise<KubernetesSidecar> {
   const { log } = options;
   const now = options.now ?? Date.now;
+  checkPodUid(options.podUid); // at start, not at the first snapshot
   const metrics = new SidecarMetrics();
   mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
   // The schema's defaults for the HTTP limits, the same as a standalone sidecar's.
@@ -99,10 +101,10 @@ export async function startKubernetesSidecar(options: KubernetesOptions): Promis
     if (audit !== undefined) return audit;
     if (snapshot.auditKeys === undefined) throw new Error("the tenant has no audit keys (Tenant spec.auditKeysSecret): calls cannot be recorded");
     const keys = AuditKeys.fromFile(snapshot.auditKeys);
-    // The controller stores records only in this pod's streams (the agent id is "<namespace>/<service account>").
+    // The controller stores records only in this pod's stream (the agent id is "<namespace>/<service account>").
     const namespace = snapshot.agent.split("/")[0] ?? "";
-    const stream = podStream(snapshot.tenant, namespace, options.podName, randomBytes(4).toString("hex"));
-    const spool = AuditSpool.open({ dir: join(options.stateDir, "audit"), stream, chainKey: keys.chainKey, maxBatch: defaults.audit.maxBatch, maxSpoolBytes: defaults.audit.maxSpoolBytes });
+    const stream = podStream(snapshot.tenant, namespace, options.podName, options.podUid);
+    const spool = openPodSpool({ dir: join(options.stateDir, "audit"), stream, chainKey: keys.chainKey, maxBatch: defaults.audit.maxBatch, maxSpoolBytes: defaults.audit.maxSpoolBytes }, log, now);
     const opened = new AuditLog({ spool, keys, checkpointEvery: defaults.audit.checkpointEvery, checkpointIntervalMs: defaults.audit.checkpointIntervalSeconds * 1000, storeArgumentValues: snapshot.settings.audit.storeArgumentValues });
     audit = opened;
     // Shipped in the background: the controller's absence never holds up enforcement, records wait in the spool.

@@ -1,7 +1,8 @@
 // The whole path on a real kube-apiserver: a Kubernetes-mode sidecar records its decisions and ships
 // them to the controller, which authenticates it by TokenReview of its pod-bound token and stores
-// the lines in PostgreSQL; `intentgate audit verify` passes on that database. Another pod's real
-// token cannot write into this pod's stream.
+// the lines in PostgreSQL; `intentgate audit verify` passes on that database. The stream is named
+// for the pod's UID, as the real token's TokenReview gives it: another pod's real token cannot write
+// into this pod's stream, nor can a pod created under the name of a deleted one write the dead pod's.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +16,9 @@ import { PgAuditStore } from "../../sidecar/audit/store/pg.ts";
 import { startKubernetesSidecar, type KubernetesSidecar } from "../../sidecar/kube/start.ts";
 import { AuditKeys } from "../../wire/audit/keys.ts";
 import { newMasterEntry } from "../../wire/index.ts";
+import { podStream } from "../../wire/audit/pod-stream.ts";
 import { canonicalize } from "../../wire/jcs.ts";
+import { chainedLines, decisionEvent } from "../support/audit.ts";
 import { cliIn } from "../support/cli.ts";
 import { startKube, type TestKube } from "../support/kube.ts";
 import { startPostgres, type TestPostgres } from "../support/postgres.ts";
@@ -42,10 +45,14 @@ describe("audit shipping from a Kubernetes-mode sidecar to the controller, on a 
   const auditKeys = AuditKeys.generateFile("acme-audit");
   const keyFile = join(dir, "audit-keys.json");
   const apply = (doc: object): Promise<string> => kube.kubectl(["apply", "-f", "-"], { input: stringify(doc) });
-  const podToken = async (pod: string): Promise<string> => {
+  /** Creates a pod and a token bound to it; the uid is the one the API server gave the pod. */
+  const podToken = async (pod: string): Promise<{ token: string; uid: string }> => {
     await apply({ apiVersion: "v1", kind: "Pod", metadata: { name: pod, namespace: NS }, spec: { serviceAccountName: "agent-a", containers: [{ name: "agent", image: "example.invalid/agent" }] } });
-    return (await kube.kubectl(["-n", NS, "create", "token", "agent-a", "--audience", "intentgate", "--bound-object-kind", "Pod", "--bound-object-name", pod, "--duration", "1h"])).trim();
+    const uid = await kube.kubectl(["-n", NS, "get", "pod", pod, "-o", "jsonpath={.metadata.uid}"]);
+    const token = (await kube.kubectl(["-n", NS, "create", "token", "agent-a", "--audience", "intentgate", "--bound-object-kind", "Pod", "--bound-object-name", pod, "--duration", "1h"])).trim();
+    return { token, uid };
   };
+  let agentPod: { token: string; uid: string };
 
   before(async () => {
     [kube, postgres, upstream] = await Promise.all([startKube(), startPostgres(), startRecordingUpstream()]);
@@ -57,7 +64,8 @@ describe("audit shipping from a Kubernetes-mode sidecar to the controller, on a 
     const keys = { version: 1, active: "k1", keys: [newMasterEntry("k1")] };
     await kube.kubectl(["-n", SYSTEM, "create", "secret", "generic", "acme-keys", `--from-literal=keys.json=${JSON.stringify(keys)}`]);
     await kube.kubectl(["-n", SYSTEM, "create", "secret", "generic", "acme-audit-keys", `--from-literal=audit-keys.json=${JSON.stringify(auditKeys)}`]);
-    writeFileSync(join(dir, "sa-token"), await podToken("agent-pod"));
+    agentPod = await podToken("agent-pod");
+    writeFileSync(join(dir, "sa-token"), agentPod.token);
     await apply({ apiVersion: "intentgate.dev/v1alpha1", kind: "Tenant", metadata: { name: "acme" }, spec: { namespaces: [NS], keysSecret: { name: "acme-keys", key: "keys.json" }, auditKeysSecret: { name: "acme-audit-keys", key: "audit-keys.json" } } });
     await apply({ apiVersion: "intentgate.dev/v1alpha1", kind: "McpServer", metadata: { name: "tools", namespace: NS }, spec: { url: `${upstream.url}/mcp`, allowedTools: ["read_*", "send_*"] } });
     await apply({ apiVersion: "intentgate.dev/v1alpha1", kind: "ToolPolicy", metadata: { name: "tools", namespace: NS }, spec: { mode: "enforce", modules: { "policy.rego": POLICY } } });
@@ -72,7 +80,7 @@ describe("audit shipping from a Kubernetes-mode sidecar to the controller, on a 
       database: postgres.url,
       auditStore: new PgAuditStore(postgres.url),
     });
-    sidecar = await startKubernetesSidecar({ controllerUrl: controller.url, tokenFile: join(dir, "sa-token"), stateDir: join(dir, "state"), podName: "agent-pod", listen: { host: "127.0.0.1", port: 0 }, admin: { host: "127.0.0.1", port: 0 }, log, idleTimeoutMs: 3000 });
+    sidecar = await startKubernetesSidecar({ controllerUrl: controller.url, tokenFile: join(dir, "sa-token"), stateDir: join(dir, "state"), podName: "agent-pod", podUid: agentPod.uid, listen: { host: "127.0.0.1", port: 0 }, admin: { host: "127.0.0.1", port: 0 }, log, idleTimeoutMs: 3000 });
   });
 
   after(async () => {
@@ -106,7 +114,7 @@ describe("audit shipping from a Kubernetes-mode sidecar to the controller, on a 
     sidecar = undefined;
     const rows = await streams();
     assert.equal(rows.length, 1, JSON.stringify(rows));
-    assert.match(rows[0]!.stream, /^acme:agents:agent-pod:[0-9a-f]{8}$/);
+    assert.equal(rows[0]!.stream, `acme:agents:agent-pod:${agentPod.uid.replaceAll("-", "")}`);
     const r = cliIn(dir).cli(["audit", "verify", "--database", postgres.url, "--keys", keyFile]);
     assert.equal(r.status, 0, `audit verify: ${r.stdout}${r.stderr}`);
     const report = JSON.parse(r.stdout) as { ok: boolean; mac_checked: boolean; streams: Array<{ records: number; checkpoints: { verified: number } }> };
@@ -124,11 +132,32 @@ describe("audit shipping from a Kubernetes-mode sidecar to the controller, on a 
     await store.close();
     // The next seq in the victim's stream, as another pod of the same service account would forge it.
     const next = { ...(JSON.parse(line) as { seq: number }), seq: victim.records + 1 };
-    const token = await podToken("other-pod");
+    const { token } = await podToken("other-pod");
     const res = await request(`${controller!.url}/v1/audit/records`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/x-ndjson" }, body: canonicalize(next) + "\n" });
     const body = (await res.body.json()) as { error: { code: string } };
     assert.equal(res.statusCode, 403);
     assert.equal(body.error.code, "audit_stream_forbidden");
     assert.deepEqual(await streams(), [victim]);
+  });
+
+  test("a pod created under a deleted pod's name cannot write the deleted pod's stream: 403, nothing stored", async () => {
+    const post = async (token: string, lines: readonly string[]): Promise<{ status: number; code: string | undefined }> => {
+      const res = await request(`${controller!.url}/v1/audit/records`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/x-ndjson" }, body: lines.join("\n") + "\n" });
+      return { status: res.statusCode, code: ((await res.body.json()) as { error?: { code: string } }).error?.code };
+    };
+    const keys = AuditKeys.fromFile(auditKeys);
+    const event = (i: number) => decisionEvent(i, { tenant: "acme", agent: `${NS}/agent-a` });
+    const earlier = await podToken("agent-0");
+    const stream = podStream("acme", NS, "agent-0", earlier.uid);
+    const { lines, head } = chainedLines(stream, 2, keys, undefined, event);
+    assert.deepEqual(await post(earlier.token, lines), { status: 200, code: undefined });
+    await kube.kubectl(["-n", NS, "delete", "pod", "agent-0", "--wait=true"]);
+    const later = await podToken("agent-0");
+    assert.notEqual(later.uid, earlier.uid);
+    // The rest of the dead pod's chain, MAC-valid (every sidecar of the tenant holds the chain key).
+    assert.deepEqual(await post(later.token, chainedLines(stream, 2, keys, head, event).lines), { status: 403, code: "audit_stream_forbidden" });
+    // The later pod's token is good for its own stream.
+    assert.deepEqual(await post(later.token, chainedLines(podStream("acme", NS, "agent-0", later.uid), 1, keys, undefined, event).lines), { status: 200, code: undefined });
+    assert.equal((await streams()).find((r) => r.stream === stream)?.records, 2);
   });
 });

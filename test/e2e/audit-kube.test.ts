@@ -1,11 +1,11 @@
 // Audit shipping in Kubernetes mode: a sidecar's spool and shipper send their lines to the
 // controller's ingest API (the real router and routes, a real PostgreSQL), and `intentgate audit
-// verify` passes on that database. A pod cannot write another pod's stream or another agent's
-// records; a line that disagrees with a stored one is refused with its (stream, seq) and nothing is
+// verify` passes on that database. A pod cannot write another pod's stream (nor a later pod of the
+// same name its predecessor's) or another agent's records; a line that disagrees with a stored one is refused with its (stream, seq) and nothing is
 // stored; while the database or the controller is away the spool keeps everything and it all ships
 // once they are back. Authentication is a stand-in for TokenReview (static tokens per pod identity).
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,7 +18,7 @@ import { AuditShipper, type ShipperObserver } from "../../sidecar/audit/shipper.
 import { AuditSpool } from "../../sidecar/audit/spool.ts";
 import { AuditConflictError } from "../../sidecar/audit/store/types.ts";
 import { ControllerAuditSink } from "../../sidecar/kube/audit-client.ts";
-import { podStream } from "../../wire/audit/pod-stream.ts";
+import { podStream, podStreamPrefix } from "../../wire/audit/pod-stream.ts";
 import { canonicalize } from "../../wire/jcs.ts";
 import { AuditKeys } from "../../wire/audit/index.ts";
 import { chainedLines, decisionEvent } from "../support/audit.ts";
@@ -30,14 +30,14 @@ import { eventually } from "../support/rpc.ts";
 const TENANT = "team-a";
 const NS = "agents";
 const AGENT = `${NS}/agent-a`;
-const podA: AgentIdentity = { namespace: NS, serviceAccount: "agent-a", podName: "agent-a-7d9f", podLabels: {} };
-const podB: AgentIdentity = { namespace: NS, serviceAccount: "agent-a", podName: "agent-a-x2k4", podLabels: {} };
+/** A pod as TokenReview names it; each has its own UID, so each test's pod writes a stream of its own. */
+const pod = (podName: string): AgentIdentity => ({ namespace: NS, serviceAccount: "agent-a", podName, podUid: randomUUID(), podLabels: {} });
 const keyFileContent = AuditKeys.generateFile("team-a-audit");
 const keys = AuditKeys.fromFile(keyFileContent);
 const log = pino({ level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
 const dir = mkdtempSync(join(tmpdir(), "intentgate-audit-kube-"));
 const keyFile = join(dir, "audit-keys.json");
-const newStream = (who: AgentIdentity): string => podStream(TENANT, who.namespace, who.podName as string, randomBytes(4).toString("hex"));
+const streamOf = (who: AgentIdentity): string => podStream(TENANT, who.namespace, who.podName as string, who.podUid as string);
 const event = (i: number) => decisionEvent(i, { tenant: TENANT, agent: AGENT });
 
 let postgres: TestPostgres;
@@ -62,7 +62,7 @@ interface Sidecar {
 }
 
 /** A sidecar's audit half: its spool and log, shipping to the controller as startKubernetesSidecar wires it. */
-function sidecar(who: AgentIdentity, stream = newStream(who), server = controller): Sidecar {
+function sidecar(who: AgentIdentity, stream = streamOf(who), server = controller): Sidecar {
   const spool = AuditSpool.open({ dir: mkdtempSync(join(dir, "spool-")), stream, chainKey: keys.chainKey });
   const audit = new AuditLog({ spool, keys, checkpointEvery: 40, checkpointIntervalMs: 3_600_000, storeArgumentValues: false });
   const sink = new ControllerAuditSink({ controllerUrl: server.url, tokenFile: server.tokenFile(dir, who), timeoutMs: 2000 });
@@ -119,7 +119,7 @@ async function post(path: string, who: AgentIdentity | undefined, body: string, 
 
 describe("shipping to the controller", () => {
   test("records and checkpoints shipped over the ingest API land in PostgreSQL, the spool empties, and audit verify passes", async () => {
-    const s = sidecar(podA);
+    const s = sidecar(pod("agent-a-7d9f"));
     await s.shipper.start();
     await append(s, 130);
     await s.audit.checkpoint();
@@ -134,7 +134,9 @@ describe("shipping to the controller", () => {
   });
 
   test("a pod cannot write another pod's stream, nor records of another tenant or agent: 403, nothing stored", async () => {
-    const mine = newStream(podA);
+    const podA = pod("agent-a-7d9f");
+    const podB = pod("agent-a-x2k4");
+    const mine = streamOf(podA);
     const lines = chainedLines(mine, 3, keys, undefined, event).lines.join("\n") + "\n";
     const refused = await post("/v1/audit/records", podB, lines);
     assert.equal(refused.status, 403);
@@ -143,24 +145,45 @@ describe("shipping to the controller", () => {
     assert.equal(checkpoint.status, 403);
     // Its own stream, but records that name someone else.
     for (const overrides of [{ agent: `${NS}/agent-b` }, { tenant: "team-b" }]) {
-      const other = chainedLines(newStream(podB), 2, keys, undefined, (i) => decisionEvent(i, { tenant: TENANT, agent: AGENT, ...overrides })).lines;
+      const other = chainedLines(streamOf(podB), 2, keys, undefined, (i) => decisionEvent(i, { tenant: TENANT, agent: AGENT, ...overrides })).lines;
       const r = await post("/v1/audit/records", podB, other.join("\n") + "\n");
       assert.equal(r.status, 403, JSON.stringify(overrides));
     }
     // One foreign line spoils the batch: the pod's own lines in it are not stored either.
-    const own = newStream(podB);
+    const own = streamOf(podB);
     const mixed = [...chainedLines(own, 2, keys, undefined, event).lines, ...chainedLines(mine, 1, keys, undefined, event).lines];
     assert.equal((await post("/v1/audit/records", podB, mixed.join("\n") + "\n")).status, 403);
     assert.deepEqual(await stored(mine), { records: 0, checkpoints: 0 });
     assert.deepEqual(await stored(own), { records: 0, checkpoints: 0 });
-    // A token bound to no pod owns no stream; an unknown token is not let in at all.
-    assert.equal((await post("/v1/audit/records", { ...podA, podName: undefined } as unknown as AgentIdentity, lines)).error.code, "audit_pod_unknown");
+    // A token bound to no pod, or naming no pod UID, owns no stream; an unknown token is not let in at all.
+    for (const unbound of [{ ...podA, podName: undefined }, { ...podA, podUid: undefined }]) {
+      const r = await post("/v1/audit/records", unbound as unknown as AgentIdentity, lines);
+      assert.equal(r.status, 403);
+      assert.equal(r.error.code, "audit_pod_unknown");
+    }
     assert.equal((await post("/v1/audit/records", undefined, lines)).status, 401);
     assert.deepEqual(await stored(mine), { records: 0, checkpoints: 0 });
   });
 
+  test("a later pod of the same name cannot write its predecessor's stream, nor a random-suffix stream under its name: 403", async () => {
+    const earlier = pod("agent-a-0");
+    const later = pod("agent-a-0");
+    const stream = streamOf(earlier);
+    const { lines, head } = chainedLines(stream, 2, keys, undefined, event);
+    assert.equal((await post("/v1/audit/records", earlier, lines.join("\n") + "\n")).status, 200);
+    // The rest of the chain, MAC-valid (every sidecar of the tenant holds its chain key), from the later pod.
+    const next = chainedLines(stream, 2, keys, head, event).lines;
+    const refused = await post("/v1/audit/records", later, next.join("\n") + "\n");
+    assert.equal(refused.status, 403);
+    assert.equal(refused.error.code, "audit_stream_forbidden");
+    const oldStyle = podStreamPrefix(TENANT, NS, "agent-a-0") + "1a2b3c4d";
+    for (const who of [earlier, later]) assert.equal((await post("/v1/audit/records", who, chainedLines(oldStyle, 1, keys, undefined, event).lines[0] + "\n")).status, 403);
+    assert.deepEqual(await stored(stream), { records: 2, checkpoints: 0 });
+    assert.deepEqual(await stored(oldStyle), { records: 0, checkpoints: 0 });
+  });
+
   test("a shipper whose spool holds another pod's stream is refused and acknowledges nothing", async () => {
-    const s = sidecar(podB, newStream(podA));
+    const s = sidecar(pod("agent-a-0"), streamOf(pod("agent-a-0")));
     await append(s, 5);
     await assert.rejects(s.shipper.drain(), /HTTP 403 audit_stream_forbidden/);
     assert.ok(s.spool.pendingBytes() > 0);
@@ -169,7 +192,8 @@ describe("shipping to the controller", () => {
   });
 
   test("lines that disagree with stored ones: 409 with the conflicting (stream, seq), nothing of the batch stored", async () => {
-    const stream = newStream(podA);
+    const podA = pod("agent-a-7d9f");
+    const stream = streamOf(podA);
     const original = chainedLines(stream, 3, keys, undefined, event).lines;
     assert.equal((await post("/v1/audit/records", podA, original.join("\n") + "\n")).status, 200);
     // Seq 1-5 of a different chain: 1-3 collide with what is stored, 4-5 are new.
@@ -188,7 +212,8 @@ describe("shipping to the controller", () => {
   });
 
   test("invalid bodies: 400 for lines that are not canonical audit lines, 415 for another content type, 413 over the limit", async () => {
-    const stream = newStream(podA);
+    const podA = pod("agent-a-7d9f");
+    const stream = streamOf(podA);
     const [line] = chainedLines(stream, 1, keys, undefined, event).lines as [string];
     const respaced = JSON.stringify(JSON.parse(line) as unknown, null, 1).replace(/\n/g, "");
     for (const body of ["not json\n", `${respaced}\n`, line, "[1,2]\n", `${canonicalize({ agent: AGENT, stream, tenant: TENANT })}\n`]) {
@@ -204,7 +229,7 @@ describe("shipping to the controller", () => {
 
 describe("outages", () => {
   test("the controller's database stops: the sidecar keeps spooling (503), and everything ships when it is back", async () => {
-    const s = sidecar(podA);
+    const s = sidecar(pod("agent-a-7d9f"));
     await s.shipper.start();
     await append(s, 50);
     assert.ok(await eventually(async () => (await stored(s.spool.stream)).records === 50));
@@ -225,7 +250,7 @@ describe("outages", () => {
   });
 
   test("the controller is unreachable: the sidecar keeps spooling, and everything ships when it answers again", async () => {
-    const s = sidecar(podA);
+    const s = sidecar(pod("agent-a-7d9f"));
     await s.shipper.start();
     await append(s, 20);
     assert.ok(await eventually(async () => s.spool.pendingBytes() === 0));
@@ -245,7 +270,7 @@ describe("outages", () => {
   test("a controller without an audit database answers 501 and the sidecar keeps its records", async () => {
     const bare = await startAuditIngestServer(undefined, { [NS]: TENANT });
     try {
-      const s = sidecar(podA, undefined, bare);
+      const s = sidecar(pod("agent-a-7d9f"), undefined, bare);
       await s.shipper.start();
       await append(s, 10);
       assert.ok(await eventually(async () => s.observed.failures.some((e) => /no audit database/.test(e.message))));

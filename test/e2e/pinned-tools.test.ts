@@ -93,7 +93,7 @@ describe("pinned tool definitions through a Kubernetes-mode sidecar", { timeout:
     const tokenFile = join(stateDir, "sa-token");
     writeFileSync(tokenFile, "stand-in: the snapshot API does not authenticate");
     const log = pino({ level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
-    sidecar = await startKubernetesSidecar({ controllerUrl: api.url, tokenFile, stateDir: join(stateDir, "state"), podName: "agent-pod", listen: { host: "127.0.0.1", port: 0 }, admin: { host: "127.0.0.1", port: 0 }, log, idleTimeoutMs: 3000 });
+    sidecar = await startKubernetesSidecar({ controllerUrl: api.url, tokenFile, stateDir: join(stateDir, "state"), podName: "agent-pod", podUid: "4f1c9a2e-7b3d-4e5f-8a9b-0c1d2e3f4a5b", listen: { host: "127.0.0.1", port: 0 }, admin: { host: "127.0.0.1", port: 0 }, log, idleTimeoutMs: 3000 });
     assert.ok(await eventually(async () => sidecar.version() !== undefined, 10_000), "the sidecar never applied a snapshot");
   });
 

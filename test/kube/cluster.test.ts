@@ -125,6 +125,7 @@ describe("a cluster: two controller replicas, three sidecars of one agent", { ti
     const env = Object.fromEntries(sidecar.env.map((e: any) => [e.name, e.value]));
     assert.equal(env.INTENTGATE_CONTROLLER_CA, caPem);
     assert.equal(env.INTENTGATE_BUDGET_LEASES, "true");
+    assert.equal(sidecar.env.find((e: any) => e.name === "INTENTGATE_POD_UID")?.valueFrom?.fieldRef?.fieldPath, "metadata.uid");
     assert.equal(pod.status.phase, "Pending", "no kubelet here: the pod stays Pending");
   });
 
@@ -140,6 +141,7 @@ describe("a cluster: two controller replicas, three sidecars of one agent", { ti
         INTENTGATE_TOKEN_FILE: tokenFile,
         INTENTGATE_STATE_DIR: join(dir, `state-${i}`),
         INTENTGATE_POD_NAME: `agent-${i}`,
+        INTENTGATE_POD_UID: await kube.kubectl(["-n", NS, "get", "pod", `agent-${i}`, "-o", "jsonpath={.metadata.uid}"]),
         INTENTGATE_LISTEN: `127.0.0.1:${port}`,
         INTENTGATE_ADMIN: `127.0.0.1:${await freePort()}`,
         INTENTGATE_BUDGET_LEASES: "true",

@@ -44,13 +44,14 @@ describe("controller and sidecar on a real kube-apiserver", { timeout: 300_000 }
   let tokenFile: string;
   let agentToken: string;
   let controllerPort: number;
+  let podUid: string;
 
   const apply = (doc: object): Promise<string> => kube.kubectl(["apply", "-f", "-"], { input: stringify(doc) });
   const call = async (tool: string, token = agentToken): Promise<string> => outcomeOf(await postRpc(`${sidecar!.url}/mcp/tools`, toolCall(1, tool, {}), token));
   const startOurController = async (): Promise<ControllerHandle> =>
     startController({ kc: kube.kubeConfig(), namespace: SYSTEM, log, listen: { host: "127.0.0.1", port: controllerPort }, admin: { host: "127.0.0.1", port: 0 }, heartbeatMs: 500, watch: { idleTimeoutMs: 10_000, maxBackoffMs: 1000 } });
   const startOurSidecar = async (): Promise<KubernetesSidecar> =>
-    startKubernetesSidecar({ controllerUrl: `http://127.0.0.1:${controllerPort}`, tokenFile, stateDir, podName: "agent-pod", listen: { host: "127.0.0.1", port: 0 }, admin: { host: "127.0.0.1", port: 0 }, log, idleTimeoutMs: 3000 });
+    startKubernetesSidecar({ controllerUrl: `http://127.0.0.1:${controllerPort}`, tokenFile, stateDir, podName: "agent-pod", podUid, listen: { host: "127.0.0.1", port: 0 }, admin: { host: "127.0.0.1", port: 0 }, log, idleTimeoutMs: 3000 });
 
   before(async () => {
     kube = await startKube();
@@ -66,6 +67,7 @@ describe("controller and sidecar on a real kube-apiserver", { timeout: 300_000 }
     await kube.kubectl(["-n", SYSTEM, "create", "secret", "generic", "acme-keys", `--from-literal=keys.json=${JSON.stringify(keys)}`]);
     await kube.kubectl(["-n", SYSTEM, "create", "secret", "generic", "acme-audit-keys", `--from-literal=audit-keys.json=${JSON.stringify(AuditKeys.generateFile("acme-audit"))}`]);
     await apply({ apiVersion: "v1", kind: "Pod", metadata: { name: "agent-pod", namespace: NS, labels: { app: "agent" } }, spec: { serviceAccountName: "agent-a", containers: [{ name: "agent", image: "example.invalid/agent" }] } });
+    podUid = await kube.kubectl(["-n", NS, "get", "pod", "agent-pod", "-o", "jsonpath={.metadata.uid}"]);
     // A real projected token: audience intentgate, bound to the pod (TokenRequest API).
     const saToken = await kube.kubectl(["-n", NS, "create", "token", "agent-a", "--audience", "intentgate", "--bound-object-kind", "Pod", "--bound-object-name", "agent-pod", "--duration", "1h"]);
     writeFileSync(tokenFile, saToken.trim());

@@ -119,6 +119,7 @@ describe("injector webhook on a real API server", () => {
       const sidecar = p.spec?.initContainers?.[1];
       assert.equal(sidecar?.restartPolicy, "Always");
       assert.equal(sidecar?.securityContext?.runAsUser, 1337);
+      assert.equal(sidecar?.env?.find((e) => e.name === "INTENTGATE_POD_UID")?.valueFrom?.fieldRef?.fieldPath, "metadata.uid");
       const redirect = p.spec?.initContainers?.[0];
       assert.deepEqual(redirect?.securityContext?.capabilities?.add, ["NET_ADMIN", "NET_RAW"]);
       assert.equal(redirect?.env?.find((e) => e.name === "INTENTGATE_REDIRECT_DESTINATIONS")?.value, "payments.tools.svc:8080,payments:8080");

@@ -1,28 +1,33 @@
-// The audit stream of a Kubernetes-mode sidecar: named for its tenant, namespace and pod, plus a
-// suffix picked when its spool is created, so a pod recreated under the same name (a StatefulSet's)
-// starts a new stream instead of colliding with the old one at seq 1. The controller stores records
-// only in streams that carry the caller's own prefix. Tenant and pod names are DNS subdomains and
-// namespaces DNS labels, so ":" never occurs in them and no two pods share a prefix.
+// The audit stream of a Kubernetes-mode sidecar: named for its tenant, namespace and pod, then the
+// pod's UID. The controller stores lines only in the stream of the pod that TokenReview names, UID
+// included, so a later pod under the same name (a StatefulSet's agent-0 after a restart, or a
+// re-created deleted pod) has a stream of its own and cannot append to its predecessor's. Tenant and
+// pod names are DNS subdomains and namespaces DNS labels, so ":" never occurs in them.
 import { createHash } from "node:crypto";
 
 const MAX_STREAM = 128;
-const SUFFIX = /^[0-9a-f]{8}$/;
+const UID_HEX = 32;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** `<tenant>:<namespace>:<pod>:`, or a digest of it when that would leave no room for the suffix. */
+/** `<tenant>:<namespace>:<pod>:`, or a digest of it when that would leave no room for the UID. */
 export function podStreamPrefix(tenant: string, namespace: string, pod: string): string {
   const plain = `${tenant}:${namespace}:${pod}:`;
-  if (plain.length <= MAX_STREAM - 8) return plain;
+  if (plain.length <= MAX_STREAM - UID_HEX) return plain;
   return `h:${createHash("sha256").update(plain).digest("hex").slice(0, 32)}:`;
 }
 
-/** A new stream name for this pod; `suffix` is 8 lowercase hex characters. */
-export function podStream(tenant: string, namespace: string, pod: string, suffix: string): string {
-  if (!SUFFIX.test(suffix)) throw new Error("a pod stream's suffix is 8 lowercase hex characters");
-  return podStreamPrefix(tenant, namespace, pod) + suffix;
+/** Throws unless `uid` is a pod UID as the API server writes it (a lowercase UUID). */
+export function checkPodUid(uid: string): void {
+  if (!UUID.test(uid)) throw new Error(`pod uid ${JSON.stringify(uid)} is not a lowercase UUID (the pod's metadata.uid)`);
 }
 
-/** Whether `stream` is one this pod may write. */
-export function isPodStream(stream: string, tenant: string, namespace: string, pod: string): boolean {
-  const prefix = podStreamPrefix(tenant, namespace, pod);
-  return stream.startsWith(prefix) && SUFFIX.test(stream.slice(prefix.length));
+/** This pod's stream: the prefix, then its UID's 32 hex digits. */
+export function podStream(tenant: string, namespace: string, pod: string, podUid: string): string {
+  checkPodUid(podUid);
+  return podStreamPrefix(tenant, namespace, pod) + podUid.replaceAll("-", "");
+}
+
+/** Whether `stream` is the one stream this pod (this name and this UID) may write. */
+export function isPodStream(stream: string, tenant: string, namespace: string, pod: string, podUid: string): boolean {
+  return UUID.test(podUid) && stream === podStream(tenant, namespace, pod, podUid);
 }
