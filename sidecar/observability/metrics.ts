@@ -65,9 +65,9 @@ export class SidecarMetrics {
   }
 }
 
-/** The children of one labelled metric, by label values. */
+/** The children of one labelled metric, by label values: one map level per label, no key string built per call. */
 class Children<Labels extends string[], Child> {
-  readonly #byKey = new Map<string, Child>();
+  readonly #root = new Map<string, unknown>();
   readonly #make: (...labels: Labels) => Child;
 
   constructor(make: (...labels: Labels) => Child) {
@@ -75,9 +75,17 @@ class Children<Labels extends string[], Child> {
   }
 
   get(...labels: Labels): Child {
-    const key = labels.join("\u0000");
-    let child = this.#byKey.get(key);
-    if (child === undefined) this.#byKey.set(key, (child = this.#make(...labels)));
+    let level = this.#root;
+    const last = labels.length - 1;
+    for (let i = 0; i < last; i++) {
+      const label = labels[i] as string;
+      let next = level.get(label) as Map<string, unknown> | undefined;
+      if (next === undefined) level.set(label, (next = new Map()));
+      level = next;
+    }
+    const key = labels[last] as string;
+    let child = level.get(key) as Child | undefined;
+    if (child === undefined) level.set(key, (child = this.#make(...labels)));
     return child;
   }
 }

@@ -45,15 +45,23 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, credential
 export function downstreamResponseHeaders(upstream: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   const connection = upstream["connection"];
-  const named = new Set(
-    (typeof connection === "string" ? connection : "")
-      .split(",")
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean),
-  );
-  for (const [name, value] of Object.entries(upstream)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name) || name.startsWith("x-intentgate-")) continue;
+  // Headers the Connection header names are hop-by-hop too; most answers name none but keep-alive.
+  const named = typeof connection === "string" ? connectionNamed(connection) : undefined;
+  for (const name of Object.keys(upstream)) {
+    const value = upstream[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || named?.has(name) === true || name.startsWith("x-intentgate-")) continue;
     out[name] = value;
   }
   return out;
+}
+
+function connectionNamed(connection: string): ReadonlySet<string> | undefined {
+  const lower = connection.toLowerCase();
+  if (lower === "keep-alive") return undefined; // hop-by-hop already
+  return new Set(
+    lower
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
 }

@@ -28,6 +28,23 @@ interface Entry {
  * Undefined for anything that is not a bare authority (userinfo, a path, spaces, a bad port).
  */
 export function authorityKey(authority: string, defaultPort: number): string | undefined {
+  // Every request names its Host, almost always one of a few: remember the last ones (bounded, so
+  // varied Host values cannot grow it) instead of parsing a URL per request.
+  const memo = defaultPort === 80 ? knownKeys80 : undefined;
+  const known = memo?.get(authority);
+  if (known !== undefined) return known === null ? undefined : known;
+  const key = parseAuthority(authority, defaultPort);
+  if (memo !== undefined) {
+    if (memo.size >= MEMO_SIZE) memo.clear();
+    memo.set(authority, key ?? null);
+  }
+  return key;
+}
+
+const MEMO_SIZE = 256;
+const knownKeys80 = new Map<string, string | null>();
+
+function parseAuthority(authority: string, defaultPort: number): string | undefined {
   if (authority === "" || /[/?#@\\\s]/.test(authority)) return undefined;
   let url: URL;
   try {

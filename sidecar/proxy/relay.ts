@@ -55,7 +55,8 @@ async function relayJson(up: Dispatcher.ResponseData, res: ServerResponse, heade
     out.push(answer.value);
   }
   if (!modified) {
-    res.writeHead(up.statusCode, { ...(headers as Record<string, string>), "content-length": bytes.length });
+    headers["content-length"] = bytes.length; // headers is this answer's own copy
+    res.writeHead(up.statusCode, headers as Record<string, string>);
     res.end(bytes);
     return;
   }
