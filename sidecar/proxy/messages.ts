@@ -52,6 +52,8 @@ export interface PreparedPost {
   allowed: AllowedCall[];
 }
 
+const NO_OUTCOME: Promise<undefined> = Promise.resolve(undefined);
+
 export async function preparePost(input: PostInput): Promise<PreparedPost> {
   let parsed;
   try {
@@ -71,19 +73,19 @@ export async function preparePost(input: PostInput): Promise<PreparedPost> {
   // Validate every message before deciding any, so a bad element cannot leave others half-decided.
   const calls = messages.map((m) => (m.kind === "request" && m.method === "tools/call" ? toolCall(m, input) : undefined));
   const pending = input.pending ?? new PendingRequests();
-  const outcomes = await Promise.all(
-    messages.map((m, i): Promise<CallOutcome | undefined> => {
-      const call = calls[i];
-      if (call !== undefined) return input.decide(call);
-      if (m.kind === "request") {
-        const visible = m.method === "tools/list" ? input.visibleTools?.(input.token) : undefined;
-        const onListed = m.method === "tools/list" ? input.onToolsListed : undefined;
-        const listed = onListed && ((tools: readonly unknown[]) => onListed(input.server, tools));
-        pending.add(m.id, { method: m.method, ...(visible ? { visible } : {}), ...(listed ? { listed } : {}) });
-      }
-      return Promise.resolve(undefined);
-    }),
-  );
+  const start = (m: Message, i: number): Promise<CallOutcome | undefined> => {
+    const call = calls[i];
+    if (call !== undefined) return input.decide(call);
+    if (m.kind === "request") {
+      const visible = m.method === "tools/list" ? input.visibleTools?.(input.token) : undefined;
+      const onListed = m.method === "tools/list" ? input.onToolsListed : undefined;
+      const listed = onListed && ((tools: readonly unknown[]) => onListed(input.server, tools));
+      pending.add(m.id, { method: m.method, ...(visible ? { visible } : {}), ...(listed ? { listed } : {}) });
+    }
+    return NO_OUTCOME;
+  };
+  // One message (the usual POST) is awaited alone, without Promise.all's array and extra promises.
+  const outcomes: Array<CallOutcome | undefined> = messages.length === 1 ? [await start(messages[0] as Message, 0)] : await Promise.all(messages.map(start));
 
   const refusals: object[] = [];
   const decisionIds: string[] = [];
