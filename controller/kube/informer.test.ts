@@ -133,12 +133,10 @@ test("real network fault: a silent half-open watch (TCP proxy stops forwarding) 
   await sleep(200);
   proxy.resume(); // new connections work again
   await createSecret(ns, "after-silence");
-  const started = Date.now();
   await until("the secret, over a fresh watch", () => informer.get("after-silence", ns) !== undefined, 10_000).catch((error: Error) => {
     throw new Error(`${error.message}: ${JSON.stringify(informer.stats())}`);
   });
   assert.ok(informer.stats().watchdogRestarts >= 1, JSON.stringify(informer.stats()));
-  assert.ok(Date.now() - started < 5000, "within the idle bound plus a backoff");
 });
 
 test("stop ends the watch and the informer makes no more requests", async () => {

@@ -56,11 +56,10 @@ void test("close() writes the outcome records still waiting", async () => {
   assert.deepEqual(kinds(spool), ["outcome"]);
 });
 
-void test("a decision record is queued at once: it never waits for the outcome delay", async () => {
+// The outcome delay is 60 s and the test's own limit 10 s: a decision that waited for the delay fails it.
+void test("a decision record is queued at once: it never waits for the outcome delay", { timeout: 10_000 }, async () => {
   const { log, writes } = open(60_000);
-  const started = Date.now();
   await log.append(decision("d-1"));
-  assert.ok(Date.now() - started < 5_000);
   assert.equal(writes.length, 1);
   await log.close();
 });
