@@ -85,3 +85,14 @@ void test("a chained record's line is exactly the canonical JSON of the record",
   assert.equal(line, canonicalize(record));
   assert.deepEqual(recomputeLinks(record, key), { hash: record.hash, mac: record.mac });
 });
+
+void test("the line is the record's canonical JSON wherever hash and mac fall among the members", () => {
+  const key = createSecretKey(randomBytes(32));
+  const names = ["a", "agent", "h", "hasg", "hasi", "i", "ma", "mab", "mad", "n", "z", "é", "😀"];
+  for (let round = 0; round < 200; round++) {
+    const event: Record<string, unknown> = {};
+    for (const name of names) if (((randomBytes(1)[0] as number) & 1) === 1) event[name] = round % 3 === 0 ? { nested: [name, round] } : `${name}-${round}`;
+    const { record, line } = chainRecord(event as never, "s", { seq: round, hash: "b".repeat(64) }, key);
+    assert.equal(line, canonicalize(record), `event keys: ${Object.keys(event).join(",")}`);
+  }
+});
