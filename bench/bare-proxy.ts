@@ -14,7 +14,7 @@ export type BareApi = "stream" | "request";
 const FORWARDED = ["accept", "content-type", "mcp-session-id", "mcp-protocol-version"];
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authenticate", "proxy-authorization"]);
 
-function requestHeaders(req: IncomingMessage): Record<string, string> {
+export function requestHeaders(req: IncomingMessage): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of FORWARDED) {
     const value = req.headers[name];
@@ -23,13 +23,13 @@ function requestHeaders(req: IncomingMessage): Record<string, string> {
   return out;
 }
 
-function responseHeaders(headers: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
+export function responseHeaders(headers: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
   return out;
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
+export function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -38,7 +38,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-function fail(res: ServerResponse, error: unknown): void {
+export function fail(res: ServerResponse, error: unknown): void {
   if (res.headersSent) {
     res.destroy();
     return;

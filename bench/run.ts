@@ -9,7 +9,8 @@
 //   node bench/run.ts [--rounds 3] [--seconds 5] [--rate 2000] [--rate-seconds 10] [--connections 32]
 //                     [--warmup 3] [--targets direct,bare,sidecar] [--phases saturated,rate] [--policy finance|default]
 //                     [--budget-window 3600] [--profile] [--json out.json] [--keep]
-// Targets: direct, bare (Pool.stream), bare-request (Pool.request, answer buffered), sidecar.
+// Targets: direct, bare (Pool.stream), bare-request (Pool.request, answer buffered), floor (bare + the
+// work no sidecar can skip: policy evaluation and one durable audit record; bench/floor-proxy.ts), sidecar.
 // Diagnostics only (not "every check on"): --budget-window 0 runs the sidecar without a budget.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -23,7 +24,7 @@ import { constantRate, mergeSorted, percentile, saturate, targetOf, type CallReq
 import { PROMPT, prepareSidecar, ROOT, type SidecarFixture } from "./sidecar.ts";
 import { toolCallAnswer } from "./upstream.ts";
 
-const TARGETS = ["direct", "bare", "bare-request", "sidecar"] as const;
+const TARGETS = ["direct", "bare", "bare-request", "floor", "sidecar"] as const;
 type TargetName = (typeof TARGETS)[number];
 
 const { values: flags } = parseArgs({
@@ -34,7 +35,7 @@ const { values: flags } = parseArgs({
     "rate-seconds": { type: "string", default: "10" },
     connections: { type: "string", default: "32" },
     warmup: { type: "string", default: "3" },
-    targets: { type: "string", default: "direct,bare,sidecar" },
+    targets: { type: "string", default: "direct,bare,floor,sidecar" },
     phases: { type: "string", default: "saturated,rate" },
     policy: { type: "string", default: "finance" },
     "budget-window": { type: "string", default: "3600" },
@@ -217,6 +218,7 @@ async function main(): Promise<void> {
   const processes = new Map<TargetName, Child>();
   if (opts.targets.includes("bare")) processes.set("bare", await startChild("bare proxy", 1, "bench/bare-proxy.ts", [upstreamUrl, "stream"]));
   if (opts.targets.includes("bare-request")) processes.set("bare-request", await startChild("bare proxy (request)", 1, "bench/bare-proxy.ts", [upstreamUrl, "request"]));
+  if (opts.targets.includes("floor")) processes.set("floor", await startChild("floor proxy", 1, "bench/floor-proxy.ts", [upstreamUrl, join(dir, "floor-spool")]));
   if (opts.targets.includes("sidecar")) {
     const nodeArgs = flags.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
     processes.set("sidecar", await startChild("sidecar", 1, "bench/sidecar.ts", [fixture.config], nodeArgs));
@@ -503,6 +505,11 @@ function formatReport(
     const r = median(perRoundRatio("sidecar", "bare"));
     const c = cpuPerCall("bare") / cpuPerCall("sidecar");
     lines.push(`- Throughput target (sidecar >= 0.85 x bare proxy): **${r >= 0.85 && c >= 0.85 ? "met" : "not met"}** (measured ${r.toFixed(2)}; from CPU per call ${c.toFixed(2)}).`);
+  }
+  if (saturated.has("floor") && saturated.has("bare")) {
+    const r = median(perRoundRatio("floor", "bare"));
+    const c = cpuPerCall("bare") / cpuPerCall("floor");
+    lines.push(`- Floor (bare proxy + one opa-wasm evaluation + one durable audit record, the least any sidecar does): ${r.toFixed(2)} x bare proxy measured, ${c.toFixed(2)} from CPU per call; the sidecar cannot exceed this.`);
   }
   const side = rated.get("sidecar");
   if (side !== undefined) {
