@@ -89,6 +89,9 @@ function auditEvent(ctx: CallContext, decision: Decision, args: DecisionEvent["a
     ...(ctx.memory
       ? { memory: { checked: ctx.memory.checked, items: ctx.memory.items.map((i) => ({ id: safeText(i.id), ok: i.ok, code: i.code, writer: i.writer })) } }
       : {}),
+    ...(ctx.intent
+      ? { intent: { mode: ctx.intent.mode, verdict: ctx.intent.verdict, confidence: ctx.intent.confidence, error: ctx.intent.error === null ? null : safeText(ctx.intent.error) } }
+      : {}),
     ocsf: OCSF,
   };
 }

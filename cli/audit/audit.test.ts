@@ -7,6 +7,9 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { AuditKeys, chainRecord, EMPTY_HEAD, OCSF, type ChainHead } from "../../wire/audit/index.ts";
 import { loadAuditorKeys } from "./keys.ts";
+import { PassThrough } from "node:stream";
+import { exportCsv, Sink } from "./export.ts";
+import { parseFilters } from "./filters.ts";
 import { openSpools } from "./spool-source.ts";
 import { csvCell, terminalSafe } from "./text.ts";
 import { verifySource } from "./verifier.ts";
@@ -73,4 +76,26 @@ test("swapped lines in a spool are reordered, a missing line is deleted, an edit
   assert.deepEqual([missing?.break?.seq, missing?.break?.kind], [5, "deleted"]);
   const edited = await verifySpool(spool("edited", 6, (l) => l.map((x, i) => (i === 2 ? x.replace('"outcome":"ok"', '"outcome":"no"') : x))));
   assert.deepEqual([edited?.break?.seq, edited?.break?.kind], [3, "modified"]);
+});
+
+test("the CSV export has the intent check's mode and verdict of each decision", async () => {
+  const folder = join(dir, "intent");
+  mkdirSync(folder);
+  writeFileSync(join(folder, "stream.json"), JSON.stringify({ stream: "intent" }));
+  const decision = (n: number, intent?: { mode: "enforce" | "advisory"; verdict: string; confidence: number; error: null }) => ({
+    kind: "decision" as const, time: "2025-01-01T00:00:00.000Z", decision_id: `d${n}`, tenant: "t", agent: "a", server: "s", tool: "x",
+    disposition: "allowed" as const, stage: null, code: null, reason: null, token_ids: null, arguments: { names: [], sha256: null, values: null },
+    cost: 1, policy: null, ...(intent ? { intent } : {}), ocsf: OCSF,
+  });
+  const first = chainRecord(decision(1, { mode: "advisory", verdict: "intent_not_allowed", confidence: 0.4, error: null }), "intent", EMPTY_HEAD, keys.chainKey);
+  const second = chainRecord(decision(2), "intent", { seq: first.record.seq, hash: first.record.hash }, keys.chainKey);
+  writeFileSync(join(folder, "seg-000000000001.ndjson"), `${first.line}\n${second.line}\n`);
+  const out = new PassThrough();
+  let text = "";
+  out.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
+  await exportCsv(openSpools([folder]), parseFilters({}), new Sink(out));
+  const [header, ...rows] = text.trimEnd().split("\r\n").map((line) => line.split(","));
+  const column = (name: string): string[] => rows.map((row) => row[(header as string[]).indexOf(name)] as string);
+  assert.deepEqual(column("intent_mode"), ["advisory", ""]);
+  assert.deepEqual(column("intent_verdict"), ["intent_not_allowed", ""]);
 });

@@ -127,7 +127,7 @@ export async function exportNdjson(source: AuditSource, filter: RecordFilter, ou
 export const CSV_COLUMNS = [
   "stream", "seq", "time", "kind", "decision_id", "tenant", "agent", "server", "tool", "disposition", "stage", "code", "reason",
   "outcome", "duration_ms", "argument_names", "arguments_sha256", "argument_values", "token_ids", "cost",
-  "policy_version", "policy_decision", "policy_dry_run", "policy_requires_step_up", "hash",
+  "policy_version", "policy_decision", "policy_dry_run", "policy_requires_step_up", "intent_mode", "intent_verdict", "hash",
 ] as const;
 
 function csvRow(r: AuditRecord): string {
@@ -139,7 +139,7 @@ function csvRow(r: AuditRecord): string {
     outcome: o?.outcome, duration_ms: o?.duration_ms, argument_names: d?.arguments?.names?.join(" "), arguments_sha256: d?.arguments?.sha256,
     argument_values: d?.arguments?.values ?? undefined, token_ids: d?.token_ids?.join(" "), cost: d?.cost,
     policy_version: d?.policy?.version, policy_decision: d?.policy?.decision, policy_dry_run: d?.policy?.dry_run,
-    policy_requires_step_up: d?.policy?.requires_step_up, hash: r.hash,
+    policy_requires_step_up: d?.policy?.requires_step_up, intent_mode: d?.intent?.mode, intent_verdict: d?.intent?.verdict, hash: r.hash,
   };
   return `${CSV_COLUMNS.map((c) => csvCell(values[c])).join(",")}\r\n`;
 }

@@ -182,6 +182,12 @@ describe("HTTP extractor (POST /v1/extract)", () => {
       assert.equal(gw.demo.calls.length, 1, "only the allowed call reached the tool server");
       const records = (gw.auditRecords() as unknown as Array<Record<string, unknown>>).filter((r) => r["kind"] === "decision");
       assert.deepEqual(records.map((r) => [r["stage"], r["code"]]), [[null, null], ["intent", "intent_forbidden"], ["intent", "intent_not_allowed"]]);
+      assert.deepEqual(
+        records.map((r) => r["intent"]),
+        ["fits", "intent_forbidden", "intent_not_allowed"].map((verdict) => ({ mode: "enforce", verdict, confidence: 0.9, error: null })),
+        "each decision record says what the intent check found",
+      );
+      assert.doesNotMatch(JSON.stringify(records), /read the March report|summarise it|"summary"|"rationale"/, "never the prompt or the extracted summary");
 
       const second = "List the files in /data";
       const token2 = gw.mint(bound(second));
@@ -268,6 +274,9 @@ describe("HTTP extractor (POST /v1/extract)", () => {
       assert.equal(await call(gw, "read_file", gw.mint(bound(PROMPT)), PROMPT), "allowed");
       assert.equal(await call(gw, "read_file", gw.mint(), PROMPT), "allowed", "unbound prompt: advisory records it and goes on");
       assert.equal(gw.demo.calls.length, 2);
+      const intents = (gw.auditRecords() as unknown as Array<Record<string, unknown>>).filter((r) => r["kind"] === "decision").map((r) => r["intent"] as Record<string, unknown>);
+      assert.deepEqual(intents.map((i) => [i["mode"], i["verdict"], i["confidence"]]), [["advisory", "intent_unavailable", 0], ["advisory", "intent_prompt_unbound", 0]]);
+      assert.match(String(intents[0]?.["error"]), /.+/, "the extractor's failure is on the record");
     });
     extractor.answer = () => extractAnswer({ allowed_tools: [], forbidden_tools: ["files.read_file"] });
     await withGateway(config({ mode: "advisory" }), async (gw) => {

@@ -29,6 +29,8 @@ export interface DecisionEvent {
   policy: { version: string; decision: string; dry_run: boolean; requires_step_up: boolean } | null;
   /** Memory provenance, when the tenant checks it: each presented item's id, verdict code (null: verified) and writer. */
   memory?: { checked: boolean; items: { id: string; ok: boolean; code: string | null; writer: string | null }[] };
+  /** The intent check's finding, when the tenant checks intent: never the prompt or the extracted summary. */
+  intent?: { mode: "enforce" | "advisory"; verdict: string; confidence: number; error: string | null };
   ocsf: typeof OCSF;
 }
 
