@@ -1,5 +1,6 @@
-// The controller's /metrics: reconciles, compilations, subscribers and leadership.
-import { Counter, Gauge, Registry } from "prom-client";
+// The controller's /metrics: reconciles, compilations, subscribers and leadership, and the Node
+// process's own metrics under the same prefix as the sidecar's (the scrape's job tells them apart).
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import type { QueueResult } from "./kube/queue.ts";
 
 export class ControllerMetrics {
@@ -9,6 +10,10 @@ export class ControllerMetrics {
   readonly subscribers = new Gauge({ name: "intentgate_controller_subscribers", help: "Sidecars holding a snapshot subscription to this replica.", registers: [this.registry] });
   readonly compiledPolicies = new Gauge({ name: "intentgate_controller_compiled_policies", help: "Compiled policy generations held in memory.", registers: [this.registry] });
   readonly leader = new Gauge({ name: "intentgate_controller_leader", help: "1 while this replica holds the leader Lease.", registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: "intentgate_process_" });
+  }
 
   observeReconcile(result: QueueResult): void {
     const kind = result.key.split("/")[0] ?? "";
