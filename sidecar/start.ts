@@ -10,7 +10,7 @@ import { checkLiveness, checkToolScope, KeyRing, ringWriterKeys, verifySignature
 import { createAdminServer } from "./admin.ts";
 import { AuditKeys, OCSF, safeText, type OutcomeEvent } from "../wire/audit/index.ts";
 import { AuditLog } from "./audit/log.ts";
-import { startAuditShipping } from "./audit/shipping.ts";
+import { openAuditDatabase, startAuditShipping } from "./audit/shipping.ts";
 import { AuditSpool } from "./audit/spool.ts";
 import { MemoryBudgetLedger, type BudgetLedger } from "./budget/ledger.ts";
 import { createBudgetCheck, createCostTable } from "./checks/budget.ts";
@@ -28,8 +28,7 @@ import { SidecarMetrics } from "./observability/metrics.ts";
 import { traceDecisions, traceRequests } from "./observability/spans.ts";
 import { startTracing, tracingConfigFromEnv, type SpanProcessors, type Tracing } from "./observability/tracing.ts";
 import { PolicyStore } from "./policy/store.ts";
-import { replayBudgets } from "./budget/replay.ts";
-import { openAuditStore } from "./audit/store/open.ts";
+import { rebuildBudgets } from "./budget/replay.ts";
 import { createProxyHandler } from "./proxy/handler.ts";
 import { HostTable } from "./proxy/hosts.ts";
 import type { AllowedCall } from "./proxy/messages.ts";
@@ -110,16 +109,14 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
   const ledger = options.ledger ?? new MemoryBudgetLedger();
   const costOf = createCostTable(config.budget.costs);
   const { audit, spool } = openAuditLog(config);
-  if (ledger instanceof MemoryBudgetLedger) {
-    const store = config.audit.database === undefined ? undefined : openAuditStore(config.audit.database, options.env ?? process.env);
-    try {
-      const replayed = await replayBudgets({ ledger, spool, store, tenant: config.tenant, agent: config.agent, budget: config.budget, nowMs: now(), log });
-      if (replayed > 0) log.info({ calls: replayed }, "budget windows rebuilt from the audit log");
-    } finally {
-      await store?.close().catch(() => undefined);
-    }
-  }
-  const shipping = await startAuditShipping(spool, config.audit, { log, metrics, env: options.env ?? process.env });
+  const env = options.env ?? process.env;
+  // One store for the budget rebuild and shipping; shipping closes it.
+  const store = config.audit.database === undefined ? undefined : openAuditDatabase(config.audit.database, { log, env });
+  const tokenCeilings =
+    ledger instanceof MemoryBudgetLedger
+      ? await rebuildBudgets({ ledger, spool, store, tenant: config.tenant, agent: config.agent, budget: config.budget, nowMs: now(), log })
+      : undefined;
+  const shipping = await startAuditShipping(spool, config.audit, { log, metrics, env, store });
   audit.onCheckpoint(() => shipping.wake());
   audit.onCheckpointError((error) => log.error({ reason: error.message }, "audit checkpoint not written (retried at the next trigger)"));
   const tracing = startTracingIfConfigured(options);
@@ -141,7 +138,7 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
         : []),
       createIntentCheck(intent.deps),
       createPolicyCheck({ current: () => policies.current(), mode: config.policy.mode, ledger, budget: config.budget, costOf }),
-      options.budgetCheck ?? createBudgetCheck({ ledger, agent: config.budget.agent, tenant: config.budget.tenant, costs: config.budget.costs }),
+      options.budgetCheck ?? createBudgetCheck({ ledger, agent: config.budget.agent, tenant: config.budget.tenant, costs: config.budget.costs, tokenCeilings }),
     ],
     { observe: (stage, outcome, s) => metrics.observeCheck(stage, outcome, s) },
     tracing?.tracer,

@@ -20,6 +20,8 @@ export interface ShippingDeps {
   log: Logger;
   metrics: SidecarMetrics;
   env: NodeJS.ProcessEnv;
+  /** The configured database, already opened (openAuditDatabase) to be shared; shipping closes it. */
+  store?: AuditStore | undefined;
 }
 
 const STORE_CLOSE_MS = 2000;
@@ -39,10 +41,15 @@ export async function startAuditShipping(spool: AuditSpool, audit: SidecarConfig
     return { wake: () => undefined, close: () => Promise.resolve() };
   }
 
-  const store: AuditStore = openAuditStore(database, deps.env, {
-    onIdleError: (error) => log.debug({ reason: error.message }, "idle audit database connection closed"),
-  });
+  const store = deps.store ?? openAuditDatabase(database, deps);
   return shipSpool(spool, store, { where: describeDatabase(database, deps.env), maxSpoolBytes: audit.maxSpoolBytes, batch: database.shipBatch, retryMaxMs: database.retryMaxMs }, deps);
+}
+
+/** Opens the audit database; an embedded one belongs to one store per process, so open it once. */
+export function openAuditDatabase(database: NonNullable<SidecarConfig["audit"]["database"]>, deps: Pick<ShippingDeps, "log" | "env">): AuditStore {
+  return openAuditStore(database, deps.env, {
+    onIdleError: (error) => deps.log.debug({ reason: error.message }, "idle audit database connection closed"),
+  });
 }
 
 export interface ShipSettings {

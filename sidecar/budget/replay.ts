@@ -1,19 +1,21 @@
-// After a restart, the agent's and the tenant's sliding windows are rebuilt from the audit log:
-// every call allowed inside the longest window is counted again, so a restart does not hand an
-// agent a fresh budget. The records come from the audit database (what was shipped) and the
-// spool (what was not yet), deduplicated by stream and sequence number.
+// After a restart, budgets are rebuilt from the audit log so a restart does not hand out fresh ones:
+// the agent's and the tenant's sliding windows at start (every call allowed inside the longest
+// window is counted again), the token's own ceilings when first met (token-replay.ts). The records
+// come from the audit database (what was shipped) and the spool (what was not yet), deduplicated by
+// stream and sequence number. The spool is read once, here.
 import type { Logger } from "pino";
-import type { AuditRecord } from "../../wire/audit/index.ts";
 import { agentKey, ceilingLimits, tenantKey } from "../checks/budget.ts";
 import type { Ceilings } from "../config/types.ts";
 import type { AuditSpool } from "../audit/spool.ts";
 import type { AuditStore } from "../audit/store/types.ts";
 import type { BudgetRequest, MemoryBudgetLedger } from "./ledger.ts";
+import { allowedCall, callKey, readStoredCalls, type RecordedCall } from "./recorded-calls.ts";
+import { TokenCeilingReplay } from "./token-replay.ts";
 
 export interface ReplayOptions {
   ledger: MemoryBudgetLedger;
   spool: AuditSpool;
-  /** The audit database, when one is configured; opened and closed by the caller. */
+  /** The audit database, when one is configured; it must stay open while token ceilings are rebuilt. */
   store: AuditStore | undefined;
   tenant: string;
   agent: string;
@@ -22,50 +24,40 @@ export interface ReplayOptions {
   log: Logger;
 }
 
-const READ_DEADLINE_MS = 5000;
+/** Rebuilds the agent's and the tenant's windows; returns what rebuilds each token ceiling when first met. */
+export async function rebuildBudgets(o: ReplayOptions): Promise<TokenCeilingReplay> {
+  const spooled: RecordedCall[] = [];
+  for (const line of o.spool.readAfter(0, Number.MAX_SAFE_INTEGER)) {
+    const call = allowedCall(line, o.tenant, o.agent);
+    if (call !== undefined) spooled.push(call);
+  }
+  const replayed = await replayWindows(o, spooled);
+  if (replayed > 0) o.log.info({ calls: replayed }, "budget windows rebuilt from the audit log");
+  const own = { stream: o.spool.stream, seq: o.spool.head.seq };
+  return new TokenCeilingReplay({ ledger: o.ledger, spooled, store: o.store, tenant: o.tenant, agent: o.agent, startedAt: o.nowMs, own });
+}
 
-/** Replays allowed calls into the ledger; returns how many were counted. */
-export async function replayBudgets(o: ReplayOptions): Promise<number> {
+/** Replays the calls allowed inside the longest agent or tenant window; returns how many were counted. */
+async function replayWindows(o: ReplayOptions, spooled: readonly RecordedCall[]): Promise<number> {
   const agentLimits = ceilingLimits("agent", o.budget.agent);
   const tenantLimits = ceilingLimits("tenant", o.budget.tenant);
   const windows = [...agentLimits, ...tenantLimits].map((l) => l.window);
   if (windows.length === 0) return 0;
   const sinceMs = o.nowMs - Math.max(...windows) * 1000;
-  const lines = new Map<string, string>();
+  const calls = new Map<string, RecordedCall>();
   if (o.store !== undefined) {
-    const store = o.store;
-    const read = async (): Promise<void> => {
-      for await (const row of store.exportRecords({ from: new Date(sinceMs), tenant: o.tenant, agent: o.agent, disposition: "allowed" })) {
-        lines.set(`${row.stream}\n${row.seq}`, row.line);
-      }
-    };
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${READ_DEADLINE_MS} ms`)), READ_DEADLINE_MS);
-    });
     try {
-      await Promise.race([read(), deadline]);
+      const rows = o.store.exportRecords({ from: new Date(sinceMs), tenant: o.tenant, agent: o.agent, disposition: "allowed" });
+      for (const call of await readStoredCalls(rows, o.tenant, o.agent)) calls.set(callKey(call), call);
     } catch (error) {
       o.log.warn({ reason: (error as Error).message }, "audit database unreadable at start: budget windows rebuilt from the local spool only");
-    } finally {
-      clearTimeout(timer);
     }
   }
-  for (const line of o.spool.readAfter(0, Number.MAX_SAFE_INTEGER)) {
-    const record = JSON.parse(line) as AuditRecord;
-    lines.set(`${record.stream}\n${record.seq}`, line);
-  }
-  const calls: Array<{ at: number; cost: number }> = [];
-  for (const line of lines.values()) {
-    const r = JSON.parse(line) as AuditRecord;
-    if (r.kind !== "decision" || r.disposition !== "allowed" || r.tenant !== o.tenant || r.agent !== o.agent) continue;
-    const at = Date.parse(r.time);
-    if (at > sinceMs && at <= o.nowMs) calls.push({ at, cost: r.cost ?? 1 });
-  }
-  calls.sort((a, b) => a.at - b.at);
+  for (const call of spooled) calls.set(callKey(call), call);
+  const counted = [...calls.values()].filter((c) => c.at > sinceMs && c.at <= o.nowMs).sort((a, b) => a.at - b.at);
   const requests: BudgetRequest[] = [];
   if (agentLimits.length > 0) requests.push({ key: agentKey(o.tenant, o.agent), limits: agentLimits });
   if (tenantLimits.length > 0) requests.push({ key: tenantKey(o.tenant), limits: tenantLimits });
-  for (const call of calls) o.ledger.replay(requests, call.cost, call.at);
-  return calls.length;
+  for (const call of counted) o.ledger.replay(requests, call.cost, call.at);
+  return counted.length;
 }

@@ -8,9 +8,9 @@
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type { SnapshotCeiling } from "../../wire/snapshot.ts";
-import type { BudgetLedger, BudgetRequest, Limit } from "../budget/ledger.ts";
+import type { BudgetLedger, BudgetRequest } from "../budget/ledger.ts";
 import type { SliceAnswer, SliceAsk } from "../budget/lease-client.ts";
-import { agentKey, createCostTable, tenantKey } from "./budget.ts";
+import { agentKey, createCostTable, tenantKey, tokenCeilingRequests } from "./budget.ts";
 import { ALLOW, block, type CallContext, type Check, type Verdict } from "./types.ts";
 import { KeySlices, type Refill, type Taken } from "./lease-slices.ts";
 
@@ -78,7 +78,7 @@ export function createLeaseBudgetCheck(deps: LeaseBudgetDeps): LeaseBudgetCheck 
   return {
     stage: "budget",
     async run(ctx: CallContext): Promise<Verdict> {
-      const token = [...tokenRequests(ctx), ...ownUsage(ctx, deps.ceilings())];
+      const token = [...tokenCeilingRequests(ctx), ...ownUsage(ctx, deps.ceilings())];
       let reservation: { release(): void } | undefined;
       if (token.length > 0) {
         const reserved = deps.ledger.reserve(token, ctx.cost ?? 1, ctx.now);
@@ -129,18 +129,4 @@ function ownUsage(ctx: CallContext, ceilings: readonly SnapshotCeiling[]): Budge
       { code: `budget_${c.scope}_cost`, kind: "cost", max: Infinity, window: c.windowSeconds },
     ],
   }));
-}
-
-/** The token's own ceilings, keyed by the hop that added each, as the local budget check keys them. */
-function tokenRequests(ctx: CallContext): BudgetRequest[] {
-  const requests: BudgetRequest[] = [];
-  for (const ceiling of ctx.verified?.effective.budgets ?? []) {
-    const window = ceiling.window ?? Infinity;
-    const limit: Limit =
-      ceiling.kind === "cost"
-        ? { code: "budget_token_cost", kind: "cost", max: ceiling.max, window }
-        : { code: `budget_token_${ceiling.kind}`, kind: "calls", max: ceiling.max, window };
-    requests.push({ key: `token/${ceiling.scope}/${ceiling.kind}/${window}`, limits: [limit] });
-  }
-  return requests;
 }

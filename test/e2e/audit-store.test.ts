@@ -11,6 +11,7 @@ import pg from "pg";
 import { AuditConflictError, AuditLineError, MIGRATIONS, PgAuditStore, PgliteAuditStore, type AuditStore } from "../../sidecar/audit/store/index.ts";
 import { chainedLines, checkpointLine, collect, decisionEvent, testAuditKeys, verifyStored } from "../support/audit.ts";
 import { startPostgres, type TestPostgres } from "../support/postgres.ts";
+import type { DecisionEvent } from "../../wire/audit/index.ts";
 
 const keys = testAuditKeys();
 
@@ -128,6 +129,27 @@ function storeSuite(name: string, open: () => Promise<Opened>): void {
       assert.deepEqual(blocked.map((r) => r.seq), [6, 12, 18, 24, 30]);
       assert.ok(blocked.every((r) => r.line === y[r.seq - 1]));
       assert.deepEqual(await collect(store.exportRecords({ stream: "x-export", from: at(29) })), [{ stream: "x-export", seq: 29, line: x[28] }, { stream: "x-export", seq: 30, line: x[29] }]);
+    });
+
+    test("exportRecords by token id: only records whose token_ids hold that very id (\"_\" is no wildcard, the id elsewhere in a line is not enough)", async () => {
+      const allowed = { disposition: "allowed", stage: null, code: null, reason: null } as const;
+      const records: Array<Partial<DecisionEvent>> = [
+        { ...allowed, token_ids: ["tok_a_000001", "hop_b_000001"] },
+        { ...allowed, token_ids: ["tokXaX000001"] }, // what LIKE '%"tok_a_000001"%' would also match
+        { ...allowed, token_ids: ["tok_a_0000012"] },
+        { ...allowed, token_ids: null, arguments: { names: ["tok_a_000001"], sha256: null, values: null } },
+        { disposition: "blocked", stage: "policy", code: "policy_blocked", reason: "no", token_ids: ["tok_a_000001"] },
+      ];
+      const lines = chainedLines("tok-export", records.length, keys, undefined, (i) => decisionEvent(i, records[i - 1])).lines;
+      await store.insertRecords(lines);
+      const seqs = async (filter: Parameters<AuditStore["exportRecords"]>[0], pageSize = 1000): Promise<number[]> =>
+        (await collect(store.exportRecords({ stream: "tok-export", ...filter }, { pageSize }))).map((r) => r.seq);
+      assert.deepEqual(await seqs({ tokenId: "tok_a_000001" }), [1, 5]);
+      assert.deepEqual(await seqs({ tokenId: "tok_a_000001" }, 1), [1, 5], "pages of one row, most of them left out");
+      assert.deepEqual(await seqs({ tokenId: "tok_a_000001", disposition: "allowed" }), [1]);
+      assert.deepEqual(await seqs({ tokenId: "hop_b_000001" }), [1]);
+      assert.deepEqual(await seqs({ tokenId: "tokXaX000001" }), [2]);
+      assert.deepEqual(await seqs({ tokenId: "tok_a_00000" }), []);
     });
   });
 }

@@ -139,6 +139,10 @@ export class SqlAuditStore implements AuditStore {
     if (filter.agent !== undefined) add("agent = ?", filter.agent);
     if (filter.tool !== undefined) add("tool = ?", filter.tool);
     if (filter.disposition !== undefined) add("disposition = ?", filter.disposition);
+    // position(), not LIKE: "_" is a LIKE wildcard and ids may contain it. The quoted id can also
+    // occur elsewhere in a line (an argument name), so each matching line is checked exactly below.
+    const tokenId = filter.tokenId;
+    if (tokenId !== undefined) add("position(? in line) > 0", JSON.stringify(tokenId));
     const n = params.length;
     const first = `SELECT stream, seq, line FROM intentgate_audit_records WHERE ${[...where, "TRUE"].join(" AND ")} ORDER BY stream, seq LIMIT $${n + 1}`;
     const next = `SELECT stream, seq, line FROM intentgate_audit_records WHERE ${[...where, `(stream, seq) > ($${n + 2}, $${n + 3})`].join(" AND ")} ORDER BY stream, seq LIMIT $${n + 1}`;
@@ -150,7 +154,7 @@ export class SqlAuditStore implements AuditStore {
       );
       for (const r of rows) {
         cursor = { stream: r.stream, seq: toSeq(r.seq) };
-        yield { stream: r.stream, seq: cursor.seq, line: r.line };
+        if (tokenId === undefined || holdsTokenId(r.line, tokenId)) yield { stream: r.stream, seq: cursor.seq, line: r.line };
       }
       if (rows.length < page) return;
     }
@@ -159,6 +163,11 @@ export class SqlAuditStore implements AuditStore {
   close(): Promise<void> {
     return this.db.close();
   }
+}
+
+function holdsTokenId(line: string, id: string): boolean {
+  const ids = (JSON.parse(line) as { token_ids?: unknown }).token_ids;
+  return Array.isArray(ids) && ids.includes(id);
 }
 
 function parseLine(line: string, what: string): Record<string, unknown> {

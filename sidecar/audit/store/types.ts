@@ -14,6 +14,8 @@ export interface ExportFilter {
   tool?: string;
   /** Decision records with this disposition (outcome records have none, so they are left out). */
   disposition?: Disposition;
+  /** Decision records whose `token_ids` hold this id (a token's root id or one of its hop ids). */
+  tokenId?: string;
 }
 
 export interface ExportRow {
