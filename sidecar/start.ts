@@ -33,6 +33,7 @@ import { createProxyHandler } from "./proxy/handler.ts";
 import { HostTable } from "./proxy/hosts.ts";
 import type { AllowedCall } from "./proxy/messages.ts";
 import { Upstream } from "./proxy/upstream.ts";
+import { repeatedLog } from "./observability/repeated-log.ts";
 import { FileRevocationStore } from "./revocations/file-store.ts";
 
 export interface SidecarHandle {
@@ -143,6 +144,8 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
     { observe: (stage, outcome, s) => metrics.observeCheck(stage, outcome, s) },
     tracing?.tracer,
   );
+  // A full spool or a failing disk refuses every call: one log line per 10 s says so (the metric counts each).
+  const auditFailureLog = repeatedLog(log, "error", 10_000);
   const decider = createDecider({
     tenant: config.tenant,
     agent: config.agent,
@@ -152,7 +155,7 @@ export async function startSidecar(config: SidecarConfig, options: StartOptions)
     onDecision: (stage, decision, code) => metrics.countDecision(stage, decision, code),
     onAuditFailure: (error) => {
       metrics.auditFailures.inc();
-      log.error({ reason: error.message }, "audit record not written: call refused");
+      auditFailureLog({ reason: error.message }, "audit record not written: call refused");
     },
   });
   const decide = tracing ? traceDecisions(decider) : decider;

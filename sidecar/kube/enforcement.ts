@@ -28,6 +28,7 @@ import { createProxyHandler } from "../proxy/handler.ts";
 import { HostTable } from "../proxy/hosts.ts";
 import type { AllowedCall } from "../proxy/messages.ts";
 import { Upstream } from "../proxy/upstream.ts";
+import { repeatedLog } from "../observability/repeated-log.ts";
 import { loadPolicySet } from "./policy-set.ts";
 
 export interface SharedParts {
@@ -91,6 +92,8 @@ export async function buildEnforcement(snapshot: Snapshot, shared: SharedParts):
     shared.budgetCheck ?? createBudgetCheck({ ledger: shared.ledger, agent, tenant, costs }),
   ];
   const pipeline = createPipeline(checks, { observe: (stage, outcome, s) => shared.metrics.observeCheck(stage, outcome, s) });
+  // A full spool or a failing disk refuses every call: one log line per 10 s says so (the metric counts each).
+  const auditFailureLog = repeatedLog(shared.log, "error", 10_000);
   const decide = createDecider({
     tenant: snapshot.tenant,
     agent: snapshot.agent,
@@ -100,7 +103,7 @@ export async function buildEnforcement(snapshot: Snapshot, shared: SharedParts):
     onDecision: (stage, decision, code) => shared.metrics.countDecision(stage, decision, code),
     onAuditFailure: (error) => {
       shared.metrics.auditFailures.inc();
-      shared.log.error({ reason: error.message }, "audit record not written: call refused");
+      auditFailureLog({ reason: error.message }, "audit record not written: call refused");
     },
   });
   const handler = createProxyHandler({
