@@ -37,6 +37,11 @@ export interface ShipperOptions {
    * this caps shipments, and acknowledgements (two fsyncs on the main thread), at about ten a second.
    */
   lingerMs?: number;
+  /**
+   * With nothing to ship for this long, ask the database whether it is there (the schema check,
+   * cheap and idempotent), so `database(up)` and its gauge follow an idle database too (default 15 s).
+   */
+  probeEveryMs?: number;
   retryInitialMs?: number;
   /** Backoff cap while the database is failing (default 30 s). */
   retryMaxMs?: number;
@@ -59,6 +64,9 @@ export class AuditShipper {
   readonly #batch: number;
   readonly #intervalMs: number;
   readonly #lingerMs: number;
+  readonly #probeEveryMs: number;
+  /** When the database last answered (performance.now()). */
+  #lastAnswer = 0;
   readonly #retryInitialMs: number;
   readonly #retryMaxMs: number;
   readonly #closeDeadlineMs: number;
@@ -87,6 +95,7 @@ export class AuditShipper {
     this.#batch = options.batch ?? 500;
     this.#intervalMs = options.intervalMs ?? 1000;
     this.#lingerMs = options.lingerMs ?? 100;
+    this.#probeEveryMs = options.probeEveryMs ?? 15_000;
     this.#retryInitialMs = options.retryInitialMs ?? 100;
     this.#retryMaxMs = Math.max(options.retryMaxMs ?? 30_000, this.#retryInitialMs);
     this.#closeDeadlineMs = options.closeDeadlineMs ?? 3000;
@@ -205,6 +214,7 @@ export class AuditShipper {
     }
     const checkpoints = await this.#shipCheckpoints(Math.max(this.#cursor, this.#acked));
     if (records > 0 || checkpoints > 0) this.#observer.shipped?.(records, checkpoints);
+    if (performance.now() - this.#lastAnswer >= this.#probeEveryMs) await this.#database(() => this.#store.migrate());
     return lines.length === this.#batch;
   }
 
@@ -249,7 +259,9 @@ export class AuditShipper {
   /** Marks failures of a store call as database failures (the rest are the spool's). */
   async #database<T>(call: () => Promise<T>): Promise<T> {
     try {
-      return await call();
+      const answer = await call();
+      this.#lastAnswer = performance.now();
+      return answer;
     } catch (error) {
       throw new StoreFailure(error as Error);
     }

@@ -30,7 +30,7 @@ export class SidecarMetrics {
   readonly auditSpoolBytes = new Gauge({ name: "intentgate_audit_spool_pending_bytes", help: "Bytes of audit records in the local spool that the database has not acknowledged.", registers: [this.registry] });
   readonly auditShipped = new Counter({ name: "intentgate_audit_shipped_total", help: "Audit records and checkpoints newly stored in the audit database, by kind.", labelNames: ["kind"], registers: [this.registry] });
   readonly auditShipFailures = new Counter({ name: "intentgate_audit_ship_failures_total", help: "Failed attempts to ship the audit spool to the database.", registers: [this.registry] });
-  readonly auditDatabaseUp = new Gauge({ name: "intentgate_audit_database_up", help: "1 when the last attempt to use the audit database succeeded, 0 when it failed or no database is configured.", registers: [this.registry] });
+  readonly auditDatabaseUp = new Gauge({ name: "intentgate_audit_database_up", help: "1 when the last attempt to use the audit database succeeded (checked every 15 s when idle), 0 when it failed or no database is configured.", registers: [this.registry] });
 
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: "intentgate_process_" });

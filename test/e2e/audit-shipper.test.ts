@@ -155,6 +155,25 @@ test("PostgreSQL going away: one error log for the outage, retries with backoff,
   assert.equal(report.records, 100);
 });
 
+test("an idle shipper still notices the database going away and coming back (the database-up gauge follows it)", async () => {
+  const { spool, audit } = openSpool("idle-probe");
+  const observer = counting();
+  const shipper = new AuditShipper({ spool, store, log: capture().log, retryInitialMs: 20, retryMaxMs: 100, intervalMs: 50, probeEveryMs: 200, observer });
+  await shipper.start();
+  await append(audit, 5);
+  assert.ok(await eventually(async () => (await stored("idle-probe")) === 5));
+  postgres.stop("fast");
+  try {
+    assert.ok(await eventually(async () => observer.up.at(-1) === false), "nothing to ship, yet the outage is seen");
+  } finally {
+    postgres.start();
+  }
+  assert.ok(await eventually(async () => observer.up.at(-1) === true, 10_000), "and so is the recovery");
+  assert.deepEqual(observer.up, [true, false, true]);
+  await shipper.close();
+  await audit.close();
+});
+
 test("a database that hangs holds up neither start() nor close(): both give up at their deadlines, the records stay in the spool", { timeout: 30_000 }, async () => {
   // Accepts connections and never answers: connecting would take the pool's full timeout (60 s here).
   const sockets = new Set<Socket>();
