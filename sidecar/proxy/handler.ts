@@ -18,6 +18,7 @@ import { bearerToken, preparePost, type AllowedCall, type PreparedPost } from ".
 import { pipeThrough, relayAnswer, rewriteEvent, streamEvents } from "./relay.ts";
 import { HostTable } from "./hosts.ts";
 import { createPassthrough, type Passthrough } from "./passthrough.ts";
+import { NO_ANSWERS, type AnswerSet } from "./pending.ts";
 import { parseRoute, resolveTarget, type Route } from "./route.ts";
 import { SessionAnswers } from "./session-answers.ts";
 import type { Upstream } from "./upstream.ts";
@@ -80,13 +81,14 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     }
     const pool = upstream.sse?.pool ?? upstream.pool;
     return post(req, res, upstream, pool, session.endpoint, abort, async (prepared) => {
+      legacy.expect(session, prepared.pending);
       await legacy.deliver(session, prepared.refusals);
       if (prepared.forward === undefined) {
         res.writeHead(202).end();
         return true;
       }
       return false;
-    }, session.pending);
+    }, legacy.answersFor(session));
   }
 
   async function post(
@@ -97,7 +99,8 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     path: string,
     abort: AbortSignal,
     deliverRefusals: ((prepared: PreparedPost) => Promise<boolean>) | undefined,
-    pending?: PreparedPost["pending"],
+    /** Where an answer in the POST response is matched, when not in this POST's own requests (a legacy session). */
+    answeredIn?: AnswerSet,
   ): Promise<void> {
     const type = String(req.headers["content-type"] ?? "").toLowerCase();
     if (!/^application\/json\s*(;|$)/.test(type)) throw new HttpError(415, "unsupported_media_type", "POST bodies must be application/json");
@@ -117,7 +120,6 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       decide: deps.decide,
       visibleTools: deps.visibleTools && ((t) => (deps.visibleTools as NonNullable<ProxyDeps["visibleTools"]>)(t, upstream.name)),
       ...(deps.onToolsListed ? { onToolsListed: deps.onToolsListed } : {}),
-      ...(pending ? { pending } : {}),
       ...(deps.recordOutcome ? { onOutcome: deps.recordOutcome } : {}),
     });
     if (deliverRefusals === undefined) {
@@ -142,7 +144,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     const headers = upstreamRequestHeaders(req.headers, upstream.credentials);
     const up = await request(upstream, pool, { path, method: "POST", headers, body: forward, signal: abort });
     await relayAnswer(up, res, {
-      pending: prepared.pending,
+      pending: answeredIn ?? prepared.pending,
       refusals: prepared.refusals,
       batch: prepared.batch,
       maxResponseBytes: deps.limits.maxResponseBytes,
@@ -164,9 +166,9 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       res.flushHeaders();
       // In a session, a response here must answer a request forwarded by POST in that session whose
       // POST response ended first; it is checked, filtered and recorded as on a POST stream. Without
-      // a session id there is nothing to match against: events are relayed as they came.
-      if (typeof sessionId !== "string") return streamEvents(up, res, deps.limits.maxSseEventBytes, (event) => event.raw);
-      const plan = { pending: answers.answersFor(sessionId), onDroppedEvent: dropped };
+      // a session id no forwarded request can be answered here: every response is dropped, while
+      // server requests and notifications pass.
+      const plan = { pending: typeof sessionId === "string" ? answers.answersFor(sessionId) : NO_ANSWERS, onDroppedEvent: dropped };
       return streamEvents(up, res, deps.limits.maxSseEventBytes, (event) => rewriteEvent(event, plan));
     }
     return pipeThrough(up, res);

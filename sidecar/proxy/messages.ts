@@ -28,8 +28,6 @@ export interface PostInput {
   onToolsListed?: (server: string, tools: readonly unknown[]) => void;
   /** Told how each allowed call ended, when its answer is relayed. */
   onOutcome?: (call: AllowedCall, outcome: string) => void;
-  /** Where answers to forwarded requests are expected (a legacy SSE session keeps its own). */
-  pending?: PendingRequests;
 }
 
 export interface AllowedCall {
@@ -72,7 +70,7 @@ export async function preparePost(input: PostInput): Promise<PreparedPost> {
 
   // Validate every message before deciding any, so a bad element cannot leave others half-decided.
   const calls = messages.map((m) => (m.kind === "request" && m.method === "tools/call" ? toolCall(m, input) : undefined));
-  const pending = input.pending ?? new PendingRequests();
+  const pending = new PendingRequests();
   const start = (m: Message, i: number): Promise<CallOutcome | undefined> => {
     const call = calls[i];
     if (call !== undefined) return input.decide(call);

@@ -10,7 +10,7 @@ export interface PendingRequest {
   listed?: (tools: readonly unknown[]) => void;
   /** For an allowed tools/call: told how the upstream answered it (for the outcome audit record). */
   answered?: (outcome: AnswerOutcome) => void;
-  /** For an allowed tools/call kept for a session's GET stream: told when no answer will come (expired, evicted, session ended). */
+  /** For an allowed tools/call kept for a session's stream: told when no answer will come (expired, evicted, session ended). */
   abandoned?: () => void;
 }
 
@@ -23,6 +23,9 @@ export const idKey = (id: JsonRpcId): string => (typeof id === "string" ? `s:${i
 export interface AnswerSet {
   take(id: unknown): PendingRequest | undefined;
 }
+
+/** Where nothing can be answered: a stream with no forwarded request behind it. */
+export const NO_ANSWERS: AnswerSet = { take: () => undefined };
 
 export class PendingRequests implements AnswerSet {
   readonly #byId = new Map<string, PendingRequest>();

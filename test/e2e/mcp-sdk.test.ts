@@ -1,11 +1,17 @@
 // End to end with the official MCP TypeScript SDK on both sides: a real client talks through the
 // sidecar to a real server over Streamable HTTP (SSE and JSON responses) and legacy HTTP+SSE.
 import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
+import { z } from "zod";
 import { startGateway, type Gateway } from "../support/gateway.ts";
+import { eventually } from "../support/rpc.ts";
 
 type Kind = "streamable-sse" | "streamable-json" | "legacy-sse";
 
@@ -87,3 +93,61 @@ for (const kind of ["streamable-sse", "streamable-json", "legacy-sse"] as const)
     });
   });
 }
+
+describe("legacy SSE: a call whose stream ends before its answer", () => {
+  let gw: Gateway;
+  let http: Server;
+
+  before(async () => {
+    // A real SDK server whose read_file closes the session's stream and never answers.
+    const sessions = new Map<string, SSEServerTransport>();
+    http = createServer((req, res) => {
+      const url = new URL(req.url ?? "/", "http://localhost");
+      if (url.pathname === "/sse") {
+        const transport = new SSEServerTransport("/messages", res);
+        sessions.set(transport.sessionId, transport);
+        const server = new McpServer({ name: "hangs-up", version: "1.0.0" });
+        server.registerTool("read_file", { inputSchema: { path: z.string() } }, () => {
+          void transport.close();
+          return new Promise<never>(() => {});
+        });
+        void server.connect(transport);
+        return;
+      }
+      const transport = sessions.get(url.searchParams.get("sessionId") ?? "");
+      if (transport === undefined) res.writeHead(404).end();
+      else void transport.handlePostMessage(req, res);
+    });
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    gw = await startGateway({ policy: "default", config: { upstreams: [{ name: "files", url: `${base}/mcp`, sseUrl: `${base}/sse` }] } });
+  });
+  after(async () => {
+    await gw.close();
+    http.closeAllConnections();
+    await new Promise((resolve) => http.close(resolve));
+  });
+
+  test("the allowed call gets an outcome record no_answer", async () => {
+    const client = await connect(`${gw.sidecar.url}/mcp/files/sse`, "legacy-sse", gw.mint());
+    const call = client.callTool({ name: "read_file", arguments: { path: "/data/a" } }).then(
+      () => "answered",
+      () => "failed",
+    );
+    const outcome = (): { outcome?: string; decision_id: string } | undefined =>
+      gw.auditRecords().find((r) => r.kind === "outcome") as { outcome?: string; decision_id: string } | undefined;
+    try {
+      assert.ok(await eventually(async () => outcome() !== undefined), "an outcome record is written");
+    } finally {
+      await client.close();
+    }
+    const decisions = gw.auditRecords().filter((r) => r.kind === "decision");
+    assert.deepEqual(
+      decisions.map((d) => [d.tool, (d as { disposition?: string }).disposition]),
+      [["read_file", "allowed"]],
+    );
+    assert.equal(outcome()?.decision_id, decisions[0]?.decision_id);
+    assert.equal(outcome()?.outcome, "no_answer");
+    assert.equal(await call, "failed");
+  });
+});
