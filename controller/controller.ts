@@ -151,8 +151,10 @@ export async function startController(options: ControllerOptions): Promise<Contr
       const object = informer?.get(name, namespace === "" ? undefined : namespace);
       if (object === undefined) return;
       // Grants read their token Secrets and tenant keys, servers their credentials: not before those are listed,
-      // or a grant would take its existing token for missing and mint another.
-      if ((kind === "CapabilityGrant" || kind === "McpServer") && !(secrets.hasSynced(options.namespace) && secrets.hasSynced(namespace))) {
+      // or a grant would take its existing token for missing and mint another. A deleted grant reads the API server
+      // instead (its namespace may have left every Tenant, and its Secrets' informer with it).
+      const deleted = object.metadata["deletionTimestamp"] !== undefined;
+      if ((kind === "CapabilityGrant" || kind === "McpServer") && !deleted && !(secrets.hasSynced(options.namespace) && secrets.hasSynced(namespace))) {
         queue.addAfter(key, 500);
         return;
       }

@@ -20,6 +20,7 @@ export interface ObjectMeta {
   annotations?: Record<string, string>;
   creationTimestamp?: string;
   deletionTimestamp?: string;
+  finalizers?: string[];
 }
 
 export interface Condition {

@@ -2,11 +2,13 @@
 // its agent and an expiry) into a Secret, and re-mints it once two thirds of its lifetime have
 // passed. Agents mount the Secret; the controller never hands a key to an agent.
 import type { KubeConfig } from "@kubernetes/client-node";
-import { KeyRing, caveatProblem, decodeToken, mintToken, parseDurationSeconds, type Caveat } from "../../wire/index.ts";
+import { KeyRing, caveatProblem, mintToken, parseDurationSeconds, type Caveat } from "../../wire/index.ts";
 import type { CapabilityGrant, CapabilityGrantStatus } from "../api/types.ts";
 import { kubeJson, KubeApiError } from "../kube/client.ts";
 import { TerminalError } from "../kube/queue.ts";
 import { tenantOf, type ClusterView } from "../snapshot/build.ts";
+import { ensureFinalizer } from "./grant-deletion.ts";
+import { caveatsOf, expiryOf, issuedAtOf, tokenIdOf } from "./token-fields.ts";
 
 export interface GrantOutcome {
   tokens: NonNullable<CapabilityGrantStatus["tokens"]>;
@@ -31,6 +33,8 @@ export async function reconcileGrant(kc: KubeConfig, view: ClusterView, grant: C
     if (problem !== undefined) throw new TerminalError("InvalidCaveat", `caveats[${i}]: ${problem}`);
     if (c.type === "agent" || c.type === "hop") throw new TerminalError("InvalidCaveat", `caveats[${i}]: "${c.type}" is set by the controller`);
   }
+  // Before anything is minted: from now on, deleting the grant revokes what it hands out.
+  await ensureFinalizer(kc, grant);
   const accounts = await grantedAccounts(kc, namespace, grant);
   const withdrawn = withdrawnTokens(grant, accounts, nowSeconds);
   const revoked = new Set(withdrawn.map((w) => w.tokenId));
@@ -77,11 +81,6 @@ function withdrawnTokens(grant: CapabilityGrant, accounts: readonly string[], no
   return out.slice(-1024);
 }
 
-function tokenIdOf(token: string): string {
-  const d = decodeToken(token);
-  return d.ok ? d.token.header.id : "";
-}
-
 /**
  * Tokens are minted per service account, so every pod of an account can use its token. A label
  * selector picks the accounts of the pods that carry the labels now (re-read at each reconcile, at
@@ -98,22 +97,6 @@ async function grantedAccounts(kc: KubeConfig, namespace: string, grant: Capabil
   });
   const found = new Set(pods.items.map((p) => p.spec?.serviceAccountName ?? "default"));
   return [...found].filter((sa) => listed.length === 0 || listed.includes(sa));
-}
-
-function caveatsOf(token: string): Caveat[] | undefined {
-  const d = decodeToken(token);
-  return d.ok ? (d.token.caveats as Caveat[]) : undefined;
-}
-
-function expiryOf(token: string): number {
-  let at = Infinity;
-  for (const c of caveatsOf(token) ?? []) if (c.type === "expires") at = Math.min(at, c.at);
-  return at === Infinity ? 0 : at;
-}
-
-function issuedAtOf(token: string): number {
-  const d = decodeToken(token);
-  return d.ok ? d.token.header.issued_at : 0;
 }
 
 /** The token in the Secret was minted from this grant's generation (re-minted when the caveats change). */

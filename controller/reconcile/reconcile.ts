@@ -1,6 +1,7 @@
 // Level-based reconcile of one object: read what is, write status (and, for grants, Secrets) to match.
 // Invalid specs end as a False Ready condition (TerminalError: no retry loop); transient failures
-// throw and the queue retries them with backoff. Returns when to look again, if ever.
+// throw and the queue retries them with backoff. Returns when to look again, if ever. A deleted grant
+// is finalized instead (its tokens revoked), and a deleted grant's TokenRevocation swept once expired.
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { parseDurationSeconds } from "../../wire/duration.ts";
@@ -12,6 +13,7 @@ import type { LeaseService } from "../leases/index.ts";
 import type { ControllerMetrics } from "../metrics.ts";
 import type { SidecarCounts } from "../serve/replica-report.ts";
 import { contestedNamespaces, tenantOf, type ClusterView, type CompiledPolicy } from "../snapshot/build.ts";
+import { finalizeGrant, sweepRevocation } from "./grant-deletion.ts";
 import { reconcileGrant } from "./grants.ts";
 
 export interface ReconcileDeps {
@@ -29,12 +31,16 @@ export interface ReconcileDeps {
 type Status = Record<string, unknown> & { conditions?: Condition[] };
 
 export async function reconcileObject(deps: ReconcileDeps, kind: Kind, object: KubeObject): Promise<number | undefined> {
-  const o = object as unknown as { metadata: { name: string; namespace?: string; generation?: number }; spec: unknown; status?: Status };
+  const o = object as unknown as { metadata: { name: string; namespace?: string; generation?: number; deletionTimestamp?: string }; spec: unknown; status?: Status };
   const generation = o.metadata.generation ?? 0;
+  if (kind === "CapabilityGrant" && o.metadata.deletionTimestamp !== undefined) return grantDeleted(deps, object as unknown as CapabilityGrant);
+  const sweep = kind === "TokenRevocation" ? await sweepRevocation(deps.kc, object, Math.floor(Date.now() / 1000)) : undefined;
+  if (sweep === "deleted") return undefined;
   let status: Status;
   let requeueAfterMs: number | undefined;
   try {
     ({ status, requeueAfterMs } = await statusFor(deps, kind, object));
+    if (sweep !== undefined) requeueAfterMs = Math.min(sweep, requeueAfterMs ?? Infinity);
     status["conditions"] = withCondition(o.status?.conditions, { type: "Ready", status: "True", reason: "Reconciled", message: "", observedGeneration: generation });
   } catch (error) {
     if (!(error instanceof TerminalError)) throw error;
@@ -44,6 +50,18 @@ export async function reconcileObject(deps: ReconcileDeps, kind: Kind, object: K
   }
   await patchStatus(deps.kc, kind, o.metadata, { ...status, observedGeneration: generation });
   return requeueAfterMs;
+}
+
+/** Before a deleted grant goes, its tokens are revoked; until then it stays, and its status says what holds it. */
+async function grantDeleted(deps: ReconcileDeps, grant: CapabilityGrant): Promise<number | undefined> {
+  try {
+    return (await finalizeGrant(deps.kc, deps.view, grant, Math.floor(Date.now() / 1000))) === "waiting" ? 500 : undefined;
+  } catch (error) {
+    const message = `deleted, but its tokens are not yet revoked by a TokenRevocation: ${(error as Error).message}`;
+    const conditions = withCondition(grant.status?.conditions, { type: "Ready", status: "False", reason: "RevocationFailed", message, observedGeneration: grant.metadata.generation ?? 0 });
+    await patchStatus(deps.kc, "CapabilityGrant", grant.metadata, { conditions }).catch(() => undefined); // the retry matters, not this
+    throw error;
+  }
 }
 
 async function statusFor(deps: ReconcileDeps, kind: Kind, object: KubeObject): Promise<{ status: Status; requeueAfterMs?: number }> {

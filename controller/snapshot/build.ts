@@ -133,8 +133,12 @@ export function buildSnapshotBody(view: ClusterView, who: AgentIdentity): BuildR
   const revoked = new Set<string>();
   for (const ns of tenant.spec.namespaces) {
     for (const r of view.revocations(ns)) for (const id of r.spec.ids) revoked.add(id);
-    // Tokens of accounts a grant stopped selecting: refused everywhere until they expire.
-    for (const g of view.grants(ns)) for (const w of g.status?.withdrawn ?? []) revoked.add(w.tokenId);
+    // Tokens of accounts a grant stopped selecting: refused everywhere until they expire. A deleted grant's
+    // tokens are refused at once, before the controller has written their TokenRevocation.
+    for (const g of view.grants(ns)) {
+      for (const w of g.status?.withdrawn ?? []) revoked.add(w.tokenId);
+      if (g.metadata.deletionTimestamp !== undefined) for (const t of g.status?.tokens ?? []) if (t.tokenId !== "") revoked.add(t.tokenId);
+    }
   }
 
   const servers: SnapshotServer[] = [];

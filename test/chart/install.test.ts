@@ -3,7 +3,7 @@
 // the Deployment's own environment under the chart's ServiceAccount token, so its RBAC is shown to be enough for
 // what the controller does: elect itself, keep its TLS Secret and the webhook's caBundle, compile and report a
 // policy, mint a grant token, authenticate a sidecar (TokenReview, pod lookup), answer an admission review,
-// with no request refused.
+// revoke a deleted grant's token and sweep an expired revocation, with no request refused.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -178,6 +178,17 @@ describe("the chart on a real API server", { timeout: 180_000 }, () => {
       const response = (JSON.parse(answer.body) as { response: { allowed: boolean; patch?: string } }).response;
       assert.equal(response.allowed, true);
       assert.match(Buffer.from(response.patch ?? "", "base64").toString("utf8"), /intentgate-sidecar/);
+    });
+
+    test("it revokes a deleted grant's token with a TokenRevocation, releases the grant, and sweeps such a revocation once expired", async () => {
+      const uid = await kube.kubectl(["-n", AGENTS, "get", "capabilitygrant", "agent-tools", "-o", "jsonpath={.metadata.uid}"]);
+      const expired = { apiVersion: "intentgate.dev/v1alpha1", kind: "TokenRevocation", metadata: { name: "expired", namespace: AGENTS, labels: { "app.kubernetes.io/managed-by": "intentgate" }, annotations: { "intentgate.dev/grant-uid": "gone", "intentgate.dev/expires-at": new Date(Date.now() - 3600_000).toISOString() } }, spec: { ids: ["tok_expired0"], reason: "test" } };
+      await kube.kubectl(["apply", "-f", "-"], { input: stringify(expired) });
+      await kube.kubectl(["-n", AGENTS, "delete", "capabilitygrant", "agent-tools", "--wait=false"]);
+      assert.ok(await eventually(async () => (await kube.tryKubectl(["-n", AGENTS, "get", "capabilitygrant", "agent-tools"])).code !== 0, 30_000), `grant never released:\n${logs}`);
+      const revocations = (await getJson(["-n", AGENTS, "get", "tokenrevocations"])).items as Array<{ metadata: { annotations?: Record<string, string> } }>;
+      assert.equal(revocations.filter((r) => r.metadata.annotations?.["intentgate.dev/grant-uid"] === uid).length, 1, "no TokenRevocation for the deleted grant");
+      assert.ok(await eventually(async () => (await kube.tryKubectl(["-n", AGENTS, "get", "tokenrevocation", "expired"])).code !== 0, 30_000), `expired TokenRevocation never swept:\n${logs}`);
     });
 
     test("no request it made was refused", () => {

@@ -102,6 +102,9 @@ describe("the chart's roles on a real API server", { timeout: 180_000 }, () => {
       await expectAll(controller, [
         ...each(["list", "watch"], ["tenants", ...KINDS]),
         ...each(["patch"], statuses, AGENTS),
+        // A deleted grant's tokens: its finalizer, and their TokenRevocation (swept once they expired).
+        ...each(["get", "patch"], ["capabilitygrants"], AGENTS),
+        ...each(["create", "delete"], ["tokenrevocations"], AGENTS),
         ...each(["list", "watch", "create", "update"], ["secrets"], AGENTS),
         ...each(["list", "watch"], ["secrets"], SYSTEM),
         ...each(["get", "list"], ["pods"], AGENTS),
@@ -118,9 +121,11 @@ describe("the chart's roles on a real API server", { timeout: 180_000 }, () => {
       ], true);
     });
 
-    test("may not change specs, delete or read Secrets by name, touch others' webhooks or leases, or escalate", async () => {
+    test("may not create, replace or delete what people declare, delete or read Secrets by name, touch others' webhooks or leases, or escalate", async () => {
       await expectAll(controller, [
-        ...each(["create", "update", "patch", "delete"], KINDS, AGENTS),
+        ...each(["create", "update", "patch", "delete"], KINDS.filter((k) => k !== "capabilitygrants" && k !== "tokenrevocations"), AGENTS),
+        ...each(["create", "update", "delete"], ["capabilitygrants"], AGENTS),
+        ...each(["update", "patch"], ["tokenrevocations"], AGENTS),
         ...each(["get"], ["secrets"], "kube-system"),
         ...each(["get"], ["secrets"], AGENTS),
         ...each(["delete", "patch"], ["secrets"], AGENTS),
