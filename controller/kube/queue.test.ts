@@ -179,3 +179,15 @@ test("keys name kind, namespace and name; cluster-scoped keys have an empty name
   assert.deepEqual(parseKey("Tenant//acme"), { kind: "Tenant", namespace: "", name: "acme" });
   assert.deepEqual(parseKey("ToolPolicy/team-a/finance"), { kind: "ToolPolicy", namespace: "team-a", name: "finance" });
 });
+
+test("a delay longer than a Node timer holds (a 40-day token) waits instead of firing at once", async () => {
+  const g = gated();
+  const queue = new WorkQueue({ process: g.process, concurrency: 1 });
+  queue.addAfter("CapabilityGrant/ns/long", 40 * 24 * 3600 * 1000);
+  await sleep(50);
+  assert.deepEqual(g.runs, [], "Node fires an overflowing timer after 1 ms: the grant would reconcile in a loop");
+  queue.add("CapabilityGrant/ns/long");
+  g.release("CapabilityGrant/ns/long");
+  await queue.idle();
+  assert.deepEqual(g.runs, ["CapabilityGrant/ns/long"], "an add() still wins over the long wait");
+});

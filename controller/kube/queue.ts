@@ -3,6 +3,9 @@
 // afterwards, never concurrently with itself. Transient errors retry with per-key exponential backoff;
 // TerminalError (an invalid spec: the reconciler writes a status condition) is not retried.
 
+/** The longest delay a Node timer holds (2^31 - 1 ms). */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /** An error that retrying cannot fix; the queue drops the key until something adds it again. */
 export class TerminalError extends Error {
   readonly terminal = true;
@@ -75,14 +78,18 @@ export class WorkQueue {
     this.#pump();
   }
 
-  /** Queues a key after a delay (e.g. a token's rotation time); an earlier add() wins. */
+  /**
+   * Queues a key after a delay (e.g. a token's rotation time); an earlier add() wins. Delays beyond
+   * what a Node timer holds (about 24.8 days; Node would fire at once) wake early: the reconcile
+   * then asks for the rest.
+   */
   addAfter(key: string, delayMs: number): void {
     if (this.#stopped) return;
     if (this.#retryTimers.has(key)) return;
     const timer = setTimeout(() => {
       this.#retryTimers.delete(key);
       this.add(key);
-    }, delayMs);
+    }, Math.min(delayMs, MAX_TIMER_MS));
     timer.unref();
     this.#retryTimers.set(key, timer);
   }
