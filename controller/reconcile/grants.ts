@@ -2,7 +2,7 @@
 // its agent and an expiry) into a Secret, and re-mints it once two thirds of its lifetime have
 // passed. Agents mount the Secret; the controller never hands a key to an agent.
 import type { KubeConfig } from "@kubernetes/client-node";
-import { KeyRing, caveatProblem, mintToken, parseDurationSeconds, type Caveat } from "../../wire/index.ts";
+import { KeyRing, MAX_SKEW_SECONDS, caveatProblem, mintToken, parseDurationSeconds, type Caveat } from "../../wire/index.ts";
 import type { CapabilityGrant, CapabilityGrantStatus } from "../api/types.ts";
 import { kubeJson, KubeApiError } from "../kube/client.ts";
 import { TerminalError } from "../kube/queue.ts";
@@ -69,11 +69,13 @@ export async function reconcileGrant(kc: KubeConfig, view: ClusterView, grant: C
 
 /**
  * Tokens of accounts the grant selected before and does not now (a pod lost its label, an account
- * left the list): revoked in the tenant's snapshots until they expire, then forgotten. An account
+ * left the list): revoked in the tenant's snapshots until they expire (plus the largest clock skew a
+ * sidecar allows), then forgotten. An account
  * selected again gets a new token.
  */
-function withdrawnTokens(grant: CapabilityGrant, accounts: readonly string[], nowSeconds: number): NonNullable<CapabilityGrantStatus["withdrawn"]> {
-  const live = (w: { expiresAt: string }): boolean => Date.parse(w.expiresAt) / 1000 > nowSeconds;
+export function withdrawnTokens(grant: CapabilityGrant, accounts: readonly string[], nowSeconds: number): NonNullable<CapabilityGrantStatus["withdrawn"]> {
+  // Kept past expiry for the most clock skew a sidecar allows: until then some sidecar may still accept it.
+  const live = (w: { expiresAt: string }): boolean => Date.parse(w.expiresAt) / 1000 + MAX_SKEW_SECONDS > nowSeconds;
   const kept = (grant.status?.withdrawn ?? []).filter(live);
   const dropped = (grant.status?.tokens ?? []).filter((t) => !accounts.includes(t.serviceAccount) && t.tokenId !== "" && live(t));
   const out = [...kept];
