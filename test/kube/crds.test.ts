@@ -208,6 +208,7 @@ describe("CRDs on a real kube-apiserver", () => {
       ["grant ttl too short", "grant", (m) => (m.spec.ttl = "1m"), "ttl must be between 5m and 90d"],
       ["grant ttl too long", "grant", (m) => (m.spec.ttl = "91d"), "ttl must be between 5m and 90d"],
       ["grant secretPrefix", "grant", (m) => (m.spec.secretPrefix = "Tokens_"), "spec.secretPrefix in body should match"],
+      ["grant name longer than a label value", "grant", (m) => (m.metadata.name = `grant-${"x".repeat(60)}`), "a CapabilityGrant's name labels the Secrets it writes"],
 
       ["budget with no ceiling", "budget", (m) => delete m.spec.calls, "a budget needs a calls or a cost ceiling (or both)"],
       ["tenant budget selecting agents", "budget", (m) => Object.assign(m.spec, { scope: "tenant", agents: { serviceAccounts: ["payments-agent"] } }), "a tenant-scoped budget covers the whole tenant and must not select agents"],
