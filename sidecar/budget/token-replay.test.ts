@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { KeyRing, mintToken, verifySignature, type Caveat } from "../../wire/index.ts";
+import { KeyRing, MAX_SKEW_SECONDS, mintToken, verifySignature, type Caveat } from "../../wire/index.ts";
 import type { ChainHead } from "../../wire/audit/index.ts";
 import { chainedLines, decisionEvent, testAuditKeys } from "../../test/support/audit.ts";
 import { PgliteAuditStore } from "../audit/store/pglite.ts";
@@ -64,11 +64,12 @@ after(async () => {
 
 /** The real store, its reads counted, and made to fail while `failing` is set. */
 function observed(store: AuditStore) {
-  const seen = { reads: 0, failing: false };
+  const seen: { reads: number; failing: boolean; from?: Date | undefined } = { reads: 0, failing: false };
   return {
     seen,
     exportRecords: (...args: Parameters<AuditStore["exportRecords"]>) => {
       seen.reads++;
+      seen.from = args[0]?.from;
       if (!seen.failing) return store.exportRecords(...args);
       return (async function* () {
         yield* [];
@@ -83,8 +84,8 @@ function rig(store: Pick<AuditStore, "exportRecords"> | undefined) {
   const replay = new TokenCeilingReplay({ ledger, spooled, store, tenant: "acme", agent: "agent-1", startedAt: STARTED, own: { stream: "own", seq: 2 } });
   const check = createBudgetCheck({ ledger, tokenCeilings: replay });
   let n = 0;
-  const call = (caveats: Caveat[], at = STARTED + 1000): CallContext => {
-    const token = mintToken(keys, { tenant: "acme", subject: "agent-1", caveats, issuedAt: 1, id: ROOT });
+  const call = (caveats: Caveat[], at = STARTED + 1000, issuedAt = 1): CallContext => {
+    const token = mintToken(keys, { tenant: "acme", subject: "agent-1", caveats, issuedAt, id: ROOT });
     const verified = verifySignature(token, keys);
     assert.ok(verified.ok);
     return { decisionId: `d${++n}`, now: at, tenant: "acme", agent: "agent-1", server: "files", tool: "read_file", name: "files.read_file", arguments: {}, token, prompt: undefined, verified };
@@ -141,4 +142,14 @@ test("without a database the spool alone is counted, and the check does not wait
   assert.ok(!(first instanceof Promise));
   assert.equal(codeOf(first), "allowed", "own 1 and own 2 are in the spool: the third call is allowed");
   assert.equal(codeOf(check.run(call([{ type: "calls", max: 3 }])) as Verdict), "budget_token_calls");
+});
+
+test("a calls ceiling reads nothing from before the token could be used: its issued_at less the largest clock skew", async () => {
+  const store = observed(db);
+  const { check, call } = rig(store);
+  // Issued 2.5 h before start: earlier 1 (3 h before start) cannot be this token's; earlier 2, own 1 and own 2 can.
+  const issuedAt = Math.floor((STARTED - 2.5 * HOUR) / 1000);
+  const ceiling = [{ type: "calls", max: 4 }] as Caveat[];
+  assert.deepEqual([codeOf(await check.run(call(ceiling, STARTED + 1000, issuedAt))), codeOf(await check.run(call(ceiling, STARTED + 1000, issuedAt)))], ["allowed", "budget_token_calls"]);
+  assert.equal(store.seen.from?.getTime(), (issuedAt - MAX_SKEW_SECONDS) * 1000 - 1, "the database is read from then on, not from the beginning");
 });

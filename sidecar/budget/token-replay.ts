@@ -17,6 +17,11 @@ export interface TokenCeilingRequest extends BudgetRequest {
   readonly scope: string;
   /** Seconds; Infinity for a `calls` ceiling. */
   readonly window: number;
+  /**
+   * Unix seconds before which no call can have used the token: its root's `issued_at` (also its
+   * not-before) less the largest clock skew a sidecar allows. Bounds the read of a `calls` ceiling.
+   */
+  readonly usableFrom: number;
 }
 
 export interface TokenReplayOptions {
@@ -74,7 +79,8 @@ export class TokenCeilingReplay {
     let met = this.#met.get(request.scope);
     if (met === undefined) this.#met.set(request.scope, (met = new Set()));
     met.add(request.key);
-    const since = Number.isFinite(request.window) ? nowMs - request.window * 1000 : -Infinity;
+    // Strictly after `since` counts: one millisecond earlier keeps a call at exactly usableFrom.
+    const since = Math.max(Number.isFinite(request.window) ? nowMs - request.window * 1000 : -Infinity, request.usableFrom * 1000 - 1);
     // Taken now, before any await: a concurrent rebuild may drop the scope's entry.
     const spooled = this.#spooled.get(request.scope) ?? [];
     const store = this.#o.store;

@@ -1,7 +1,7 @@
 // Check 4: budgets. Reserves the call against every ceiling that applies (the agent's, the tenant's,
 // the token's own) or refuses naming the first one that would be exceeded. Any ledger error denies.
 // After a restart, a token ceiling met for the first time is rebuilt from the audit log first.
-import { anyGlobMatches } from "../../wire/index.ts";
+import { anyGlobMatches, MAX_SKEW_SECONDS } from "../../wire/index.ts";
 import type { BudgetLedger, BudgetRequest, Limit } from "../budget/ledger.ts";
 import type { TokenCeilingReplay, TokenCeilingRequest } from "../budget/token-replay.ts";
 import type { Ceilings } from "../config/types.ts";
@@ -38,13 +38,14 @@ export function createCostTable(costs: Record<string, number> | undefined): (nam
 export function tokenCeilingRequests(ctx: CallContext): readonly TokenCeilingRequest[] {
   const budgets = ctx.verified?.effective.budgets;
   if (budgets === undefined || budgets.length === 0) return NONE;
+  const usableFrom = (ctx.verified?.header.issued_at ?? 0) - MAX_SKEW_SECONDS;
   return budgets.map((ceiling) => {
     const window = ceiling.window ?? Infinity;
     const limit: Limit =
       ceiling.kind === "cost"
         ? { code: "budget_token_cost", kind: "cost", max: ceiling.max, window }
         : { code: `budget_token_${ceiling.kind}`, kind: "calls", max: ceiling.max, window };
-    return { key: `token/${ceiling.scope}/${ceiling.kind}/${window}`, limits: [limit], scope: ceiling.scope, window };
+    return { key: `token/${ceiling.scope}/${ceiling.kind}/${window}`, limits: [limit], scope: ceiling.scope, window, usableFrom };
   });
 }
 
