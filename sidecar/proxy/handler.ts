@@ -80,8 +80,13 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       throw new HttpError(404, "unknown_session", "no open legacy SSE session has this id");
     }
     const pool = upstream.sse?.pool ?? upstream.pool;
+    // Answers come on the stream, unless the upstream refuses the POST: then none will come.
+    let parked: string[] = [];
+    res.once("close", () => {
+      if (res.statusCode >= 300 && parked.length > 0) legacy.refused(session, parked, `http_${res.statusCode}`);
+    });
     return post(req, res, upstream, pool, session.endpoint, abort, async (prepared) => {
-      legacy.expect(session, prepared.pending);
+      parked = legacy.expect(session, prepared.pending);
       await legacy.deliver(session, prepared.refusals);
       if (prepared.forward === undefined) {
         res.writeHead(202).end();

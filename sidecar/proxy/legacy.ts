@@ -63,10 +63,23 @@ export class LegacySessions {
     });
   }
 
-  /** Keeps a POST's requests (moved out of `pending`) for their answers on the session's stream, if it is still open. */
-  expect(session: LegacySession, pending: PendingRequests): void {
-    if (this.#sessions.get(session.id) === session) return this.#answers.park(session.id, pending);
-    for (const [, request] of pending.drain()) request.abandoned?.();
+  /**
+   * Keeps a POST's requests (moved out of `pending`) for their answers on the session's stream, if
+   * it is still open; returns their keys (none when the stream had ended and they were abandoned).
+   */
+  expect(session: LegacySession, pending: PendingRequests): string[] {
+    if (this.#sessions.get(session.id) !== session) {
+      for (const [, request] of pending.drain()) request.abandoned?.();
+      return [];
+    }
+    const keys = pending.keys();
+    this.#answers.park(session.id, pending);
+    return keys;
+  }
+
+  /** The upstream refused the POST that carried these requests: no answer will come for them. */
+  refused(session: LegacySession, keys: readonly string[], outcome: string): void {
+    for (const request of this.#answers.forget(session.id, keys)) request.abandoned?.(outcome);
   }
 
   /** The requests of a session an answer may answer. */

@@ -102,8 +102,8 @@ export async function preparePost(input: PostInput): Promise<PreparedPost> {
             call.outcome = answer;
             input.onOutcome?.(call, answer);
           },
-          abandoned: () => {
-            if (call.outcome === undefined) input.onOutcome?.(call, "no_answer");
+          abandoned: (why = "no_answer") => {
+            if (call.outcome === undefined) input.onOutcome?.(call, why);
           },
         });
       }

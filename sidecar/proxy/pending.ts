@@ -10,8 +10,11 @@ export interface PendingRequest {
   listed?: (tools: readonly unknown[]) => void;
   /** For an allowed tools/call: told how the upstream answered it (for the outcome audit record). */
   answered?: (outcome: AnswerOutcome) => void;
-  /** For an allowed tools/call kept for a session's stream: told when no answer will come (expired, evicted, session ended). */
-  abandoned?: () => void;
+  /**
+   * For an allowed tools/call kept for a session's stream: told when no answer will come (expired,
+   * evicted, session ended: `no_answer`; the upstream refused the POST that carried it: `http_<status>`).
+   */
+  abandoned?: (outcome?: string) => void;
 }
 
 /** A result, a result with `isError: true`, or a JSON-RPC error. */
@@ -45,6 +48,11 @@ export class PendingRequests implements AnswerSet {
     const found = this.#byId.get(key);
     this.#byId.delete(key);
     return found;
+  }
+
+  /** The `idKey` of every request not answered yet. */
+  keys(): string[] {
+    return [...this.#byId.keys()];
   }
 
   /** Returns and forgets every request not answered yet (keyed by `idKey`). */

@@ -60,6 +60,19 @@ export class SessionAnswers {
     };
   }
 
+  /** Takes these requests (by `idKey`) out of the session unanswered, returning those still waiting. */
+  forget(sessionId: string, keys: readonly string[]): PendingRequest[] {
+    const parked = this.#sessions.get(sessionId);
+    const found: PendingRequest[] = [];
+    for (const key of keys) {
+      const request = parked?.get(key);
+      if (request === undefined) continue;
+      parked?.delete(key);
+      found.push(request);
+    }
+    return found;
+  }
+
   /** The session ended (DELETE): its unanswered requests will not be answered. */
   end(sessionId: string): void {
     this.#sessions.delete(sessionId);

@@ -151,3 +151,57 @@ describe("legacy SSE: a call whose stream ends before its answer", () => {
     assert.equal(await call, "failed");
   });
 });
+
+describe("legacy SSE: the upstream refuses the POST that carries a call", () => {
+  let gw: Gateway;
+  let http: Server;
+
+  before(async () => {
+    // A real SDK server behind a message endpoint that answers a tools/call POST with HTTP 500.
+    const sessions = new Map<string, SSEServerTransport>();
+    http = createServer((req, res) => {
+      const url = new URL(req.url ?? "/", "http://localhost");
+      if (url.pathname === "/sse") {
+        const transport = new SSEServerTransport("/messages", res);
+        sessions.set(transport.sessionId, transport);
+        const server = new McpServer({ name: "refuses-calls", version: "1.0.0" });
+        server.registerTool("read_file", { inputSchema: { path: z.string() } }, () => ({ content: [{ type: "text", text: "never" }] }));
+        void server.connect(transport);
+        return;
+      }
+      const transport = sessions.get(url.searchParams.get("sessionId") ?? "");
+      if (transport === undefined) return void res.writeHead(404).end();
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { method?: string };
+        if (body.method === "tools/call") return void res.writeHead(500, { "content-type": "text/plain" }).end("storage offline");
+        void transport.handlePostMessage(req, res, body);
+      });
+    });
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    gw = await startGateway({ policy: "default", config: { upstreams: [{ name: "files", url: `${base}/mcp`, sseUrl: `${base}/sse` }] } });
+  });
+  after(async () => {
+    await gw.close();
+    http.closeAllConnections();
+    await new Promise((resolve) => http.close(resolve));
+  });
+
+  test("the allowed call's outcome is http_500 at once, while the stream is still open, and only that", async () => {
+    const client = await connect(`${gw.sidecar.url}/mcp/files/sse`, "legacy-sse", gw.mint());
+    const outcomes = (): Array<{ outcome?: string; decision_id: string }> =>
+      gw.auditRecords().filter((r) => r.kind === "outcome") as Array<{ outcome?: string; decision_id: string }>;
+    try {
+      await assert.rejects(client.callTool({ name: "read_file", arguments: { path: "/data/a" } }));
+      assert.ok(await eventually(async () => outcomes().length > 0), "an outcome record is written before the stream ends");
+    } finally {
+      await client.close();
+    }
+    // The stream's end must not add a no_answer for the same call (outcomes linger 20 ms before their write).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const [decision] = gw.auditRecords().filter((r) => r.kind === "decision");
+    assert.deepEqual(outcomes().map((o) => [o.decision_id, o.outcome]), [[decision?.decision_id, "http_500"]]);
+  });
+});
