@@ -6,6 +6,7 @@ import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { AdmissionregistrationV1Api, AuthenticationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { KeyRing } from "../wire/keys.ts";
 import { API_VERSION, KINDS, type Budget, type CapabilityGrant, type Kind, type McpServer, type Tenant, type TokenRevocation, type ToolPolicy } from "./api/types.ts";
 import { Informer, type KubeObject } from "./kube/informer.ts";
 import { NamespacedInformers } from "./kube/namespaced-informers.ts";
@@ -266,6 +267,17 @@ export async function startController(options: ControllerOptions): Promise<Contr
         const tenant = b === undefined ? undefined : tenantOf(view, ns ?? "");
         if (b === undefined || tenant === undefined || !budgetApplies(b, { namespace: callerNs, serviceAccount, podLabels: caller.podLabels ?? {} })) return undefined;
         return leaseBudgetOf(b, tenant.metadata.name);
+      },
+      tenantKeys: (name) => {
+        const tenant = view.tenants().find((t) => t.metadata.name === name);
+        const ref = tenant?.spec.keysSecret;
+        const text = ref === undefined ? undefined : view.secret(view.controllerNamespace, ref.name)?.[ref.key];
+        if (text === undefined) return undefined;
+        try {
+          return KeyRing.fromFile(JSON.parse(text));
+        } catch {
+          return undefined;
+        }
       },
       authenticate: async (req) => {
         const who = await authenticate(req);

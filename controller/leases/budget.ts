@@ -9,8 +9,13 @@ export interface LeaseBudget {
   name: string;
   /** The tenant that owns the Budget's namespace. */
   tenant: string;
-  scope: "agent" | "tenant";
+  scope: "agent" | "tenant" | "token";
+  /** Infinity: a lifetime ceiling, counted until `until`. */
   windowSeconds: number;
+  /** Unix ms a lifetime ceiling's slices count until (Infinity: for ever). */
+  until?: number | undefined;
+  /** The refusal code when not budget_<scope>_<ceiling> (a token's rate ceiling is a calls ceiling). */
+  refusal?: string | undefined;
   calls?: number | undefined;
   cost?: number | undefined;
 }

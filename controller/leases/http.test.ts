@@ -8,7 +8,11 @@ import { after, before, test } from "node:test";
 import { startPostgres, type TestPostgres } from "../../test/support/postgres.ts";
 import type { LeaseBudget } from "./budget.ts";
 import { createLeaseHandler, type Identity } from "./http.ts";
+import { MAX_BODY_BYTES } from "./requests.ts";
 import { LeaseService } from "./service.ts";
+import { RING } from "../../wire/token/test-keys.ts";
+import { attenuateToken, KeyRing, mintToken } from "../../wire/index.ts";
+import { MAX_TOKEN_LENGTH } from "../../wire/token/codec.ts";
 
 const IDENTITIES: Record<string, Identity> = {
   "token-bot": { tenant: "acme", agent: "team-a/bot" },
@@ -32,6 +36,7 @@ before(async () => {
   const handler = createLeaseHandler({
     service,
     budgets: (name) => BUDGETS[name],
+    tenantKeys: (tenant) => (tenant === "acme" || tenant === "globex" ? RING : undefined),
     authenticate: async (req) => {
       const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
       const who = token === undefined ? undefined : IDENTITIES[token];
@@ -129,13 +134,60 @@ test("requests are authenticated, strictly shaped and limited in size", async ()
   assert.equal(code(await post("/v1/leases", [good], "token-bot")), "invalid_request");
   assert.equal(code(await post("/v1/leases", "{", "token-bot")), "invalid_json");
   assert.equal(code(await post("/v1/leases", good, "token-bot", { "content-type": "text/plain" })), "unsupported_media_type");
-  const big = await post("/v1/leases", { ...good, holder: "x".repeat(20_000) }, "token-bot");
+  const big = await post("/v1/leases", { ...good, holder: "x".repeat(MAX_BODY_BYTES) }, "token-bot");
   assert.equal(big.status, 413);
   assert.equal(code(big), "body_too_large");
   assert.equal(code(await post("/v1/budgets", good, "token-bot")), "not_found");
   const get = await fetch(`${url}/v1/leases`);
   assert.equal(get.status, 405);
   assert.equal(((await get.json()) as Answer).error?.code, "method_not_allowed");
+});
+
+const mintFor = (tenant: string, ring: KeyRing = RING, expiresIn = 3600): string => {
+  const now = Math.floor(Date.now() / 1000);
+  return mintToken(ring, { tenant, subject: "team-a/bot", issuedAt: now - 7200, caveats: [{ type: "expires", at: now + expiresIn }, { type: "calls", max: 2 }] });
+};
+const callsKey = (token: string): string => {
+  const id = (JSON.parse(Buffer.from(token.split(".")[1] as string, "base64url").toString()) as { id: string }).id;
+  return `${id}/calls/Infinity`;
+};
+
+test("a token's own ceiling: max and window come from the token, refused with the sidecar's code", async () => {
+  const token = mintFor("acme");
+  const ask = { budget: "token", key: callsKey(token), holder: "pod-1", calls: 50, token };
+  const first = await post("/v1/leases", ask, "token-bot");
+  assert.equal(first.status, 201);
+  assert.equal(first.body.calls, 1); // the token says 2, not the 50 asked for: shrunk near the ceiling
+  assert.equal((await post("/v1/leases", ask, "token-other")).status, 201); // the same token, another pod
+  const refused = await post("/v1/leases", ask, "token-bot");
+  assert.equal(refused.status, 409);
+  assert.equal(code(refused), "budget_token_calls");
+  // A token attenuated from it shares the counter: the ceiling is keyed by the hop that added it.
+  const child = attenuateToken(token, [{ type: "tools", allow: ["files.*"] }]);
+  assert.equal(code(await post("/v1/leases", { ...ask, token: child }, "token-bot")), "budget_token_calls");
+});
+
+test("a token ceiling is refused for a ceiling the token lacks, a forged, expired or other tenant's token", async () => {
+  const token = mintFor("acme");
+  const key = callsKey(token);
+  const ask = { budget: "token", key, holder: "pod-1", token };
+  const absent = await post("/v1/leases", { ...ask, key: key.replace("/calls/Infinity", "/rate/60") }, "token-bot");
+  assert.equal(absent.status, 403);
+  assert.equal(code(absent), "unknown_token_ceiling");
+  assert.equal(code(await post("/v1/leases", { ...ask, key: `other-hop/calls/Infinity` }, "token-bot")), "unknown_token_ceiling");
+  // Signed with another key ring: its signature does not verify against the tenant's.
+  const forged = mintFor("acme", KeyRing.fromFile(KeyRing.generateFile("k1")));
+  const bad = await post("/v1/leases", { ...ask, key: callsKey(forged), token: forged }, "token-bot");
+  assert.equal(bad.status, 403);
+  assert.equal(code(bad), "invalid_token");
+  // Genuine, but globex's: an acme caller cannot spend (or drain) another tenant's counters.
+  const globex = mintFor("globex");
+  assert.equal(code(await post("/v1/leases", { ...ask, key: callsKey(globex), token: globex }, "token-bot")), "invalid_token");
+  const expired = mintFor("acme", RING, -3600);
+  assert.equal(code(await post("/v1/leases", { ...ask, key: callsKey(expired), token: expired }, "token-bot")), "invalid_token");
+  assert.equal(code(await post("/v1/leases", { budget: "token", key, holder: "pod-1" }, "token-bot")), "invalid_request");
+  // The longest token fits the body limit.
+  assert.notEqual(code(await post("/v1/leases", { ...ask, token: "x".repeat(MAX_TOKEN_LENGTH) }, "token-bot")), "body_too_large");
 });
 
 test("the ledger unreachable: ledger_unavailable, and the error goes to onError", async () => {

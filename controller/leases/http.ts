@@ -3,9 +3,10 @@
 // (docs/kubernetes/budgets.md lists them). The caller is authenticated first; an identity may take
 // slices only of its own agent key and of its tenant's tenant key, of its own tenant's budgets.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { keyFor, type BudgetLookup } from "./budget.ts";
+import { keyFor, type BudgetLookup, type LeaseBudget } from "./budget.ts";
 import type { LeaseService } from "./service.ts";
 import { readGrant, readReturn, readJsonBody, RequestError } from "./requests.ts";
+import { tokenCeilingBudget, TOKEN_BUDGET, type TenantKeys } from "./token-ceiling.ts";
 
 export interface Identity {
   tenant: string;
@@ -18,6 +19,8 @@ export interface Identity {
 export interface LeaseHttpDeps {
   service: Pick<LeaseService, "grant" | "returnLease">;
   budgets: BudgetLookup;
+  /** The tenants' key rings, to verify the tokens whose own ceilings are leased. */
+  tenantKeys: TenantKeys;
   /** Resolves the caller (in the cluster: its service-account token, by TokenReview); throws when it cannot. */
   authenticate: (req: IncomingMessage) => Promise<Identity>;
   /** Ledger failures, for the log; the caller gets ledger_unavailable. */
@@ -51,12 +54,9 @@ export function createLeaseHandler(deps: LeaseHttpDeps): (req: IncomingMessage, 
 }
 
 async function grant(deps: LeaseHttpDeps, who: Identity, body: unknown, res: ServerResponse): Promise<void> {
-  const request = readGrant(body);
-  const budget = deps.budgets(request.budget, who);
-  // Another tenant's budget, or one that does not apply to the caller, is indistinguishable from none.
-  if (budget === undefined || budget.tenant !== who.tenant) throw new RequestError(404, "unknown_budget", `no budget ${request.budget}`);
-  if (request.key !== keyFor(budget, who)) throw new RequestError(403, "forbidden_key", `${who.agent} may not use key ${request.key} of ${budget.scope} budget ${budget.name}`);
-  const result = await deps.service.grant({ ...request, budget, tenant: who.tenant, agent: who.agent });
+  const { token, ...request } = readGrant(body);
+  const { budget, key } = request.budget === TOKEN_BUDGET ? tokenCeilingBudget(token, request.key, who.tenant, deps.tenantKeys, Date.now()) : budgetOf(deps, who, request);
+  const result = await deps.service.grant({ ...request, budget, key, tenant: who.tenant, agent: who.agent });
   if (!result.ok) throw new RequestError(409, result.code, result.message, { othersHolding: result.othersHolding });
   const { lease } = result;
   send(res, 201, {
@@ -69,6 +69,14 @@ async function grant(deps: LeaseHttpDeps, who: Identity, body: unknown, res: Ser
     expiresAt: new Date(lease.expiresAt).toISOString(),
     leaseMs: lease.leaseMs,
   });
+}
+
+function budgetOf(deps: LeaseHttpDeps, who: Identity, request: { budget: string; key: string }): { budget: LeaseBudget; key: string } {
+  const budget = deps.budgets(request.budget, who);
+  // Another tenant's budget, or one that does not apply to the caller, is indistinguishable from none.
+  if (budget === undefined || budget.tenant !== who.tenant) throw new RequestError(404, "unknown_budget", `no budget ${request.budget}`);
+  if (request.key !== keyFor(budget, who)) throw new RequestError(403, "forbidden_key", `${who.agent} may not use key ${request.key} of ${budget.scope} budget ${budget.name}`);
+  return { budget, key: request.key };
 }
 
 async function giveBack(deps: LeaseHttpDeps, who: Identity, id: string, body: unknown, res: ServerResponse): Promise<void> {

@@ -1,5 +1,6 @@
 // Reading and validating the lease API's request bodies: strict shapes, unknown members refused.
 import type { IncomingMessage } from "node:http";
+import { MAX_TOKEN_LENGTH } from "../../wire/token/codec.ts";
 
 export class RequestError extends Error {
   readonly status: number;
@@ -14,7 +15,8 @@ export class RequestError extends Error {
   }
 }
 
-export const MAX_BODY_BYTES = 16 * 1024;
+/** Room for the longest capability token a token ceiling's grant carries, and the other members. */
+export const MAX_BODY_BYTES = MAX_TOKEN_LENGTH + 4 * 1024;
 const MAX_CALLS = 100_000;
 
 export interface GrantBody {
@@ -24,6 +26,8 @@ export interface GrantBody {
   calls: number;
   cost?: number;
   minCost: number;
+  /** The capability token carrying the ceiling, for the token budget only. */
+  token?: string;
 }
 
 export interface ReturnBody {
@@ -67,7 +71,7 @@ function collect(req: IncomingMessage): Promise<Buffer> {
 }
 
 export function readGrant(body: unknown): GrantBody {
-  const o = object(body, ["budget", "key", "holder", "calls", "cost", "minCost"]);
+  const o = object(body, ["budget", "key", "holder", "calls", "cost", "minCost", "token"]);
   const grant: GrantBody = {
     budget: text(o, "budget"),
     key: text(o, "key"),
@@ -76,6 +80,7 @@ export function readGrant(body: unknown): GrantBody {
     minCost: o["minCost"] === undefined ? 0 : amount(o, "minCost"),
   };
   if (o["cost"] !== undefined) grant.cost = amount(o, "cost");
+  if (o["token"] !== undefined) grant.token = text(o, "token", MAX_TOKEN_LENGTH);
   return grant;
 }
 
@@ -90,9 +95,9 @@ function object(body: unknown, allowed: readonly string[]): Record<string, unkno
   return body as Record<string, unknown>;
 }
 
-function text(o: Record<string, unknown>, name: string): string {
+function text(o: Record<string, unknown>, name: string, max = 253): string {
   const v = o[name];
-  if (typeof v !== "string" || v.length === 0 || v.length > 253) throw invalid(`${name} must be a string of 1 to 253 characters`);
+  if (typeof v !== "string" || v.length === 0 || v.length > max) throw invalid(`${name} must be a string of 1 to ${max} characters`);
   return v;
 }
 

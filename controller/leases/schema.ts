@@ -46,6 +46,14 @@ export const LEASE_MIGRATIONS: readonly LeaseMigration[] = Object.freeze([
       CREATE INDEX IF NOT EXISTS intentgate_budget_leases_active ON intentgate_budget_leases (expires_at) WHERE state = 'active';
     `,
   },
+  {
+    id: 2,
+    name: "lifetime ceilings",
+    sql: `
+      -- NULL: a lifetime ceiling (a token's calls); its rows count until counts_until, returned or not.
+      ALTER TABLE intentgate_budget_leases ALTER COLUMN window_ms DROP NOT NULL;
+    `,
+  },
 ]);
 
 /** Key of the advisory lock lease migrators take ("leases" in ASCII). */

@@ -34,9 +34,9 @@ test("migrations apply once, also when replicas start together", async () => {
   await Promise.all(services.map((s) => s.close()));
   const client = new pg.Client(db.url);
   await client.connect();
-  const { rows } = await client.query("SELECT id FROM intentgate_lease_migrations");
+  const { rows } = await client.query("SELECT id FROM intentgate_lease_migrations ORDER BY id");
   await client.end();
-  assert.deepEqual(rows, [{ id: 1 }]);
+  assert.deepEqual(rows, [{ id: 1 }, { id: 2 }]);
 });
 
 test("concurrent grants from two controller replicas never exceed the call ceiling, and fill it exactly", async () => {
@@ -180,6 +180,39 @@ test("a returned slice counts over the window after its return, then frees its h
     assert.equal(granted.ok && granted.lease.calls, 1); // 3 left, alone: floor(3 / 2)
     assert.ok((await service.sweep()).deleted >= 3);
     for (const lease of leases) assert.equal(await stateOf(lease.id), undefined);
+  } finally {
+    await service.close();
+  }
+});
+
+test("a lifetime ceiling (no window) counts its slices, returned or not, until its end; no window prunes them", async () => {
+  const t0 = Date.UTC(2032, 0, 1);
+  let now = t0;
+  const service = await LeaseService.open({ database: db.url, leaseSeconds: 10, now: () => now });
+  try {
+    const until = t0 + 86_400_000;
+    const life: LeaseBudget = { name: "token", tenant: "acme", scope: "token", refusal: "budget_token_calls", windowSeconds: Infinity, until, calls: 2 };
+    const key = "acme/hop-1/calls/Infinity";
+    const first = await service.grant(ask(life, "pod-a", 2, { key }));
+    assert.ok(first.ok);
+    assert.ok((await service.returnLease(first.lease.id, who, { calls: 1, cost: 0 })).ok);
+    const crashed = await service.grant(ask(life, "pod-b", 2, { key }));
+    assert.ok(crashed.ok); // never returned
+    now = t0 + 3_600_000 * 12; // long past any lease and any window a Budget would have
+    await service.sweep();
+    const refused = await service.grant(ask(life, "pod-c", 1, { key }));
+    assert.equal(refused.ok ? "" : refused.code, "budget_token_calls");
+    assert.match(refused.ok ? "" : refused.message, /for life/);
+    assert.equal(await stateOf(first.lease.id), "returned");
+    now = until;
+    assert.ok((await service.sweep()).deleted >= 2);
+    assert.equal((await service.usage("token", key)).calls, 0);
+    // A token without expiry: its slices count for ever.
+    const forever = await service.grant(ask({ ...life, until: Infinity }, "pod-a", 1, { key: "acme/hop-2/calls/Infinity" }));
+    assert.ok(forever.ok);
+    now = Date.UTC(2999, 0, 1);
+    await service.sweep();
+    assert.equal(await stateOf(forever.lease.id), "expired");
   } finally {
     await service.close();
   }

@@ -3,7 +3,9 @@
 // row, so controller replicas sharing the database never grant the same headroom twice. A slice
 // counts from its grant until grant + lease + window (a call made at the last moment of the lease
 // still counts for a whole window after it), or, once returned, as what was used until
-// return + window. An unreturned lease counts in full until then: a crashed holder can only waste.
+// return + window. A lifetime ceiling (a token's calls) has no window: its slices count until the
+// token can no longer be accepted. An unreturned lease counts in full until then: a crashed holder
+// can only waste.
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import type { LeaseBudget } from "./budget.ts";
@@ -68,6 +70,17 @@ const COUNTED = `
     FROM intentgate_budget_leases
    WHERE budget = $1 AND key = $2 AND counts_until > $3`;
 
+/**
+ * How long a slice counts: lease + window; for a lifetime ceiling (no window), until the ceiling's
+ * `until` and at least its lease, with window_ms NULL so that a return never shortens it
+ * (least() ignores the NULL the return's arithmetic gives).
+ */
+function countingSpan(budget: LeaseBudget, leaseExpiresAt: number): { windowMs: number | null; countsUntil: Date | "infinity" } {
+  if (Number.isFinite(budget.windowSeconds)) return { windowMs: budget.windowSeconds * 1000, countsUntil: new Date(leaseExpiresAt + budget.windowSeconds * 1000) };
+  const until = Math.max(budget.until ?? Infinity, leaseExpiresAt);
+  return { windowMs: null, countsUntil: Number.isFinite(until) ? new Date(until) : "infinity" };
+}
+
 export class LeaseService {
   readonly #pool: pg.Pool;
   readonly #ownsPool: boolean;
@@ -111,15 +124,15 @@ export class LeaseService {
       const counted = { calls: Number(row?.calls ?? 0), cost: Number(row?.cost ?? 0), otherHolders: Number(row?.others ?? 0) };
       const sized = sizeSlice(budget, counted, { calls: request.calls, cost: request.cost, minCost: request.minCost });
       if (!sized.ok) {
-        const span = `${budget.windowSeconds}s`;
-        return { ok: false, code: `budget_${budget.scope}_${sized.ceiling}`, message: `${sized.ceiling} ceiling ${sized.max} per ${span} of ${budget.name} reached for ${key}`, othersHolding: counted.otherHolders > 0 };
+        const span = Number.isFinite(budget.windowSeconds) ? `per ${budget.windowSeconds}s` : "for life";
+        return { ok: false, code: budget.refusal ?? `budget_${budget.scope}_${sized.ceiling}`, message: `${sized.ceiling} ceiling ${sized.max} ${span} of ${budget.name} reached for ${key}`, othersHolding: counted.otherHolders > 0 };
       }
       const lease: Lease = { id: randomUUID(), budget: budget.name, key, calls: sized.calls, cost: sized.cost, grantedAt: now, expiresAt: now + this.#leaseMs, leaseMs: this.#leaseMs };
-      const windowMs = budget.windowSeconds * 1000;
+      const { windowMs, countsUntil } = countingSpan(budget, lease.expiresAt);
       await c.query(
         `INSERT INTO intentgate_budget_leases (id, budget, key, tenant, agent, holder, state, granted_at, expires_at, counts_until, window_ms, calls, cost)
          VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, $10, $11, $12)`,
-        [lease.id, budget.name, key, request.tenant, request.agent, request.holder, new Date(now), new Date(lease.expiresAt), new Date(lease.expiresAt + windowMs), windowMs, lease.calls, lease.cost],
+        [lease.id, budget.name, key, request.tenant, request.agent, request.holder, new Date(now), new Date(lease.expiresAt), countsUntil, windowMs, lease.calls, lease.cost],
       );
       return { ok: true, lease };
     });

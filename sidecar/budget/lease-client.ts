@@ -24,6 +24,8 @@ export interface SliceAsk {
   calls: number;
   cost?: number;
   minCost: number;
+  /** The capability token carrying the ceiling, for the "token" budget: the controller reads the ceiling from it. */
+  token?: string;
 }
 
 export interface GrantedSlice {
@@ -46,7 +48,15 @@ export class LeaseUnavailable extends Error {
   }
 }
 
-const CEILING_CODES = new Set(["budget_agent_calls", "budget_agent_cost", "budget_tenant_calls", "budget_tenant_cost"]);
+const CEILING_CODES = new Set([
+  "budget_agent_calls",
+  "budget_agent_cost",
+  "budget_tenant_calls",
+  "budget_tenant_cost",
+  "budget_token_calls",
+  "budget_token_rate",
+  "budget_token_cost",
+]);
 
 export class LeaseClient {
   readonly #pool: Pool;

@@ -12,7 +12,9 @@ import { eventually } from "../../test/support/rpc.ts";
 import { startLeaseServer, type LeaseServer } from "../../test/support/lease-server.ts";
 import { MemoryBudgetLedger } from "../budget/ledger.ts";
 import { LeaseClient } from "../budget/lease-client.ts";
-import { agentKey, tenantKey } from "./budget.ts";
+import { KeyRing, mintToken, verifySignature } from "../../wire/index.ts";
+import { RING } from "../../wire/token/test-keys.ts";
+import { agentKey, tenantKey, tokenCeilingRequests } from "./budget.ts";
 import { createLeaseBudgetCheck, type LeaseBudgetDeps, type LeasePort } from "./lease-budget.ts";
 import type { CallContext } from "./types.ts";
 
@@ -33,7 +35,7 @@ before(async () => {
       { name: "team-a/tenant-wide", tenant: "acme", scope: "tenant", windowSeconds: 3600, cost: 100 },
       { name: "team-a/four", tenant: "acme", scope: "agent", windowSeconds: 3600, calls: 4 },
     ],
-    { leaseSeconds: 4 },
+    { leaseSeconds: 4, tenantKeys: (tenant) => (tenant === "acme" ? RING : undefined) },
   );
   tokenFile = leases.tokenFile(dir, who);
 });
@@ -156,18 +158,37 @@ test("an unreadable token file or an unknown identity fails closed", async () =>
   await stranger.close();
 });
 
-test("the token's own ceilings stay in the local ledger", async () => {
+test("the token's own ceilings are leased: exact across replicas and restarts, read from the token by the controller", async () => {
   const client = new LeaseClient({ url: leases.url, tokenFile });
-  const c = check([], client);
-  const withToken = (): CallContext => {
+  const issuedAt = Math.floor(Date.now() / 1000);
+  const token = mintToken(RING, { tenant: "acme", subject: AGENT, issuedAt, caveats: [{ type: "calls", max: 3 }, { type: "rate", max: 2, window: 60 }] });
+  const withToken = (presented = token): CallContext => {
     const ctx = call();
-    ctx.verified = { header: {} as never, effective: { budgets: [{ kind: "calls", max: 2, window: null, scope: "tok-1" }] } as never };
-    return ctx;
+    const verified = verifySignature(presented, RING);
+    assert.ok(verified.ok);
+    return { ...ctx, token: presented, verified: { header: verified.header, effective: verified.effective } };
   };
-  const outcomes = [];
-  for (let i = 0; i < 3; i++) outcomes.push(codeOf(await c.run(withToken())));
-  assert.deepEqual(outcomes, ["allowed", "allowed", "budget_token_calls"]);
-  await c.close();
+  const ledger = new MemoryBudgetLedger();
+  // No waiting for returns: a refusal is final at once, so no slice is given back mid-call.
+  const quick = { waitForReturnsMs: 0 };
+  const [a, b] = [check([], client, { ...quick, holder: "replica-a", ledger }), check([], client, { ...quick, holder: "replica-b" })];
+  const outcomes = [codeOf(await a.run(withToken())), codeOf(await b.run(withToken())), codeOf(await a.run(withToken()))];
+  // The rate ceiling (2 per minute) is met first, in whichever replica: never 2 per replica.
+  assert.deepEqual(outcomes, ["allowed", "allowed", "budget_token_rate"]);
+  // Counted locally too, uncapped, for the policy input.
+  const key = tokenCeilingRequests(withToken())[0]?.key as string;
+  assert.equal(ledger.usage(key, Infinity, Date.now()).calls, 1);
+  await Promise.all([a.close(), b.close()]);
+  // A restarted replica gets no fresh count: the ledger is the controller's.
+  const restarted = check([], client, { ...quick, holder: "replica-c" });
+  assert.equal(codeOf(await restarted.run(withToken())), "budget_token_rate");
+  // A token signed with another key ring is not believed: the controller refuses, the call fails closed.
+  const forged = mintToken(KeyRing.fromFile(KeyRing.generateFile("k1")), { tenant: "acme", subject: AGENT, issuedAt, caveats: [{ type: "calls", max: 1000 }] });
+  const genuine = withToken();
+  const verified = genuine.verified as NonNullable<CallContext["verified"]>;
+  const forgedCall = { ...genuine, token: forged, verified: { ...verified, effective: { ...verified.effective, budgets: [{ kind: "calls" as const, max: 1000, window: null, scope: "forged-hop" }] } } };
+  assert.equal(codeOf(await restarted.run(forgedCall)), "budget_unavailable");
+  await restarted.close();
   await client.close();
 });
 

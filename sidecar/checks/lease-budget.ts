@@ -4,7 +4,9 @@
 // while other calls for that key wait on it. The controller's refusal refuses with the same codes as
 // the local ledger; a controller that cannot be reached, with no slice left, refuses with
 // budget_unavailable (fail closed). Slices are given back when they run dry, before they expire and
-// on close. The token's own ceilings stay in the local ledger.
+// on close. The token's own ceilings (calls, rate, cost caveats) are leased the same way, as keys
+// of the "token" budget named by the hop that added them; the request carries the token, from
+// which the controller reads the ceiling.
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type { SnapshotCeiling } from "../../wire/snapshot.ts";
@@ -13,6 +15,9 @@ import type { SliceAnswer, SliceAsk } from "../budget/lease-client.ts";
 import { agentKey, createCostTable, tenantKey, tokenCeilingRequests } from "./budget.ts";
 import { ALLOW, block, type CallContext, type Check, type Verdict } from "./types.ts";
 import { KeySlices, type Refill, type Taken } from "./lease-slices.ts";
+
+/** The lease API's budget name for a token's own ceilings (Budget names always hold a "/"). */
+export const TOKEN_BUDGET = "token";
 
 /** The controller's lease API, as the check uses it (LeaseClient in production). */
 export interface LeasePort {
@@ -24,7 +29,7 @@ export interface LeaseBudgetDeps {
   leases: LeasePort;
   /** The current snapshot's ceilings, read on every call (snapshots are swapped atomically). */
   ceilings: () => readonly SnapshotCeiling[];
-  /** The token's own ceilings are counted here, per process, as in standalone mode. */
+  /** This process's own use of every key, without ceilings, for the policy input. */
   ledger: BudgetLedger;
   /** This process, as the controller counts holders for fair shares. Default: a random id. */
   holder?: string;
@@ -78,10 +83,19 @@ export function createLeaseBudgetCheck(deps: LeaseBudgetDeps): LeaseBudgetCheck 
   return {
     stage: "budget",
     async run(ctx: CallContext): Promise<Verdict> {
-      const token = [...tokenCeilingRequests(ctx), ...ownUsage(ctx, deps.ceilings())];
+      const ceilings = deps.ceilings();
+      const tokenCeilings = tokenCeilingRequests(ctx);
+      const tokenCost = ctx.cost ?? 1;
+      const wanted = [
+        ...tokenCeilings.map((r) => ({ budget: TOKEN_BUDGET, key: r.key.slice("token/".length), cost: tokenCost, token: ctx.token })),
+        ...ceilings
+          .filter((c) => c.calls !== undefined || c.cost !== undefined)
+          .map((c) => ({ budget: c.budget, key: c.scope === "agent" ? ctx.agent : ctx.tenant, cost: costOf(c, ctx.name), token: undefined })),
+      ];
       let reservation: { release(): void } | undefined;
-      if (token.length > 0) {
-        const reserved = deps.ledger.reserve(token, ctx.cost ?? 1, ctx.now);
+      const usage = [...tokenCeilings.map(uncapped), ...ownUsage(ctx, ceilings)];
+      if (usage.length > 0) {
+        const reserved = deps.ledger.reserve(usage, tokenCost, ctx.now);
         if (!reserved.ok) return block(reserved.code, reserved.message);
         reservation = reserved;
       }
@@ -90,14 +104,12 @@ export function createLeaseBudgetCheck(deps: LeaseBudgetDeps): LeaseBudgetCheck 
         for (const t of taken) t.release();
         reservation?.release();
       };
-      for (const ceiling of deps.ceilings()) {
-        if (ceiling.calls === undefined && ceiling.cost === undefined) continue;
+      for (const want of wanted) {
         if (closed) {
           undo();
           return block("budget_unavailable", "the budget check is closed");
         }
-        const key = ceiling.scope === "agent" ? ctx.agent : ctx.tenant;
-        const result = await slicesOf(ceiling.budget, key).take(costOf(ceiling, ctx.name));
+        const result = await slicesOf(want.budget, want.key).take(want.cost, want.token);
         if (!result.ok) {
           undo();
           return block(result.code, result.message);
@@ -113,6 +125,11 @@ export function createLeaseBudgetCheck(deps: LeaseBudgetDeps): LeaseBudgetCheck 
       await Promise.all([...keys.values()].map((k) => k.close()));
     },
   };
+}
+
+/** A token ceiling counted locally without its ceiling (the controller's ledger holds it). */
+function uncapped(request: BudgetRequest): BudgetRequest {
+  return { key: request.key, limits: request.limits.map((l) => ({ ...l, max: Infinity })) };
 }
 
 /**

@@ -54,6 +54,7 @@ export class KeySlices {
   readonly #returning = new Set<Promise<void>>();
   #idle: NodeJS.Timeout | undefined;
   #closed = false;
+  #token: string | undefined;
 
   constructor(budget: string, key: string, refill: Refill) {
     this.#budget = budget;
@@ -61,7 +62,9 @@ export class KeySlices {
     this.#refill = refill;
   }
 
-  async take(cost: number): Promise<Taken | { ok: false; code: string; message: string }> {
+  /** `token`: the capability token carrying a token ceiling; the latest one presented goes with the next request. */
+  async take(cost: number, token?: string): Promise<Taken | { ok: false; code: string; message: string }> {
+    if (token !== undefined) this.#token = token;
     for (;;) {
       const now = this.#refill.clock();
       const slice = this.#slices.find((s) => s.serves(cost, now));
@@ -122,7 +125,8 @@ export class KeySlices {
     let answer;
     for (;;) {
       try {
-        answer = await this.#refill.leases.grant({ budget: this.#budget, key: this.#key, holder, calls: sliceCalls, cost: cost * sliceCalls, minCost: cost });
+        const ask = { budget: this.#budget, key: this.#key, holder, calls: sliceCalls, cost: cost * sliceCalls, minCost: cost };
+        answer = await this.#refill.leases.grant(this.#token === undefined ? ask : { ...ask, token: this.#token });
       } catch (error) {
         return { ok: false, code: "budget_unavailable", message: `budget lease unavailable for ${this.#budget}: ${(error as Error).message}`, minCost: cost, shared: true };
       }
@@ -130,7 +134,7 @@ export class KeySlices {
       if (answer.ok || !answer.othersHolding || this.#closed || this.#refill.clock() >= waitUntil) break;
       await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
     }
-    if (!answer.ok) return { ok: false, code: answer.refusal, message: answer.message, minCost: cost, shared: answer.refusal.endsWith("_calls") };
+    if (!answer.ok) return { ok: false, code: answer.refusal, message: answer.message, minCost: cost, shared: !answer.refusal.endsWith("_cost") };
     // Measured from before the request: the controller's lease began after this instant.
     const usableMs = answer.slice.leaseMs * this.#refill.useFor;
     const slice = new Slice(answer.slice.id, answer.slice.calls, answer.slice.cost, now + usableMs);

@@ -1,18 +1,21 @@
 // Budget exactness across replicas: three real sidecars of one agent share one lease service (a
 // real ledger in PostgreSQL, over HTTP) and are hammered concurrently; exactly the ceiling is
 // allowed. A sidecar killed with SIGKILL while holding a slice never gives it back, and the others
-// still never exceed. A controller that cannot be reached refuses calls (fail closed).
+// still never exceed. A controller that cannot be reached refuses calls (fail closed). A token's own
+// `calls` ceiling, shared by every replica the token is presented to, is exact the same way and
+// survives a sidecar's restart.
 // Run with INTENTGATE_LEASE_CHILD set, this file is instead the killable sidecar process.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { MemoryBudgetLedger } from "../../sidecar/budget/ledger.ts";
 import { LeaseClient } from "../../sidecar/budget/lease-client.ts";
 import { createLeaseBudgetCheck, type LeaseBudgetCheck } from "../../sidecar/checks/lease-budget.ts";
+import { KeyRing, mintToken } from "../../wire/index.ts";
 import type { SnapshotCeiling } from "../../wire/snapshot.ts";
 import { AGENT, startGateway, TENANT, type Gateway } from "../support/gateway.ts";
 import { startLeaseServer, type LeaseServer } from "../support/lease-server.ts";
@@ -27,10 +30,10 @@ interface Replica {
   token: string;
 }
 
-async function startReplica(upstreamUrl: string, leaseUrl: string, tokenFile: string, ceiling: SnapshotCeiling): Promise<Replica> {
+async function startReplica(upstreamUrl: string, leaseUrl: string, tokenFile: string, ceilings: SnapshotCeiling[], keysFile?: string): Promise<Replica> {
   const client = new LeaseClient({ url: leaseUrl, tokenFile, timeoutMs: 1000 });
-  const check = createLeaseBudgetCheck({ leases: client, ceilings: () => [ceiling], ledger: new MemoryBudgetLedger(), sliceCalls: 10 });
-  const gateway = await startGateway({ policy: "default", upstreamUrl, start: { budgetCheck: check } });
+  const check = createLeaseBudgetCheck({ leases: client, ceilings: () => ceilings, ledger: new MemoryBudgetLedger(), sliceCalls: 10 });
+  const gateway = await startGateway({ policy: "default", upstreamUrl, start: { budgetCheck: check }, ...(keysFile ? { config: { keys: keysFile } } : {}) });
   return { gateway, check, client, token: gateway.mint() };
 }
 
@@ -43,7 +46,7 @@ async function stopReplica(r: Replica): Promise<void> {
 const child = process.env["INTENTGATE_LEASE_CHILD"];
 if (child !== undefined) {
   const { upstreamUrl, leaseUrl, tokenFile, ceiling } = JSON.parse(child) as { upstreamUrl: string; leaseUrl: string; tokenFile: string; ceiling: SnapshotCeiling };
-  const r = await startReplica(upstreamUrl, leaseUrl, tokenFile, ceiling);
+  const r = await startReplica(upstreamUrl, leaseUrl, tokenFile, [ceiling]);
   process.stdout.write(`LEASE_CHILD_READY ${JSON.stringify({ url: r.gateway.sidecar.url, token: r.token })}\n`);
 } else {
   const dir = mkdtempSync(join(tmpdir(), "intentgate-budget-leases-"));
@@ -52,11 +55,18 @@ if (child !== undefined) {
   let leases: LeaseServer;
   let upstream: Awaited<ReturnType<typeof startRecordingUpstream>>;
   let tokenFile: string;
+  // Every replica of the agent holds the tenant's keys, as the controller does.
+  const keysFile = join(dir, "tenant-keys.json");
+  const keyFile = KeyRing.generateFile("k1");
+  writeFileSync(keysFile, JSON.stringify(keyFile), { mode: 0o600 });
+  const ring = KeyRing.fromFile(keyFile);
+  const mintWithCalls = (max: number): string =>
+    mintToken(ring, { tenant: TENANT, subject: AGENT, issuedAt: Math.floor(Date.now() / 1000), caveats: [{ type: "tools", allow: ["files.*"] }, { type: "calls", max }] });
 
   before(async () => {
     leases = await startLeaseServer(
       [hourly, crash].map((c) => ({ name: c.budget, tenant: TENANT, scope: c.scope, windowSeconds: c.windowSeconds, calls: c.calls })),
-      { leaseSeconds: 60 },
+      { leaseSeconds: 60, tenantKeys: (tenant) => (tenant === TENANT ? ring : undefined) },
     );
     upstream = await startRecordingUpstream();
     tokenFile = leases.tokenFile(dir, { tenant: TENANT, agent: AGENT });
@@ -80,7 +90,7 @@ if (child !== undefined) {
   };
 
   test("three sidecars of one agent, 150 concurrent calls against 100: exactly 100 allowed", async () => {
-    const replicas = await Promise.all([1, 2, 3].map(() => startReplica(upstream.url, leases.url, tokenFile, hourly)));
+    const replicas = await Promise.all([1, 2, 3].map(() => startReplica(upstream.url, leases.url, tokenFile, [hourly])));
     const forwardedBefore = upstream.requests.length;
     try {
       const outcomes = await callAll(replicas, 150, 0);
@@ -121,7 +131,7 @@ if (child !== undefined) {
     }
     assert.equal((await leases.service.usage(crash.budget, AGENT)).calls, 10); // not returned: counts in full
 
-    const replicas = await Promise.all([1, 2].map(() => startReplica(upstream.url, leases.url, tokenFile, crash)));
+    const replicas = await Promise.all([1, 2].map(() => startReplica(upstream.url, leases.url, tokenFile, [crash])));
     try {
       const outcomes = await callAll(replicas, 40, 2000);
       // 30 - the dead sidecar's whole slice: its 7 unused calls are lost until the slice ages out, never over-granted.
@@ -132,8 +142,45 @@ if (child !== undefined) {
     assert.equal((await leases.service.usage(crash.budget, AGENT)).calls, 30);
   });
 
+  test("three sidecars sharing a token with calls <= 12, 30 concurrent calls: exactly 12 allowed; a restarted sidecar gets no fresh count", async () => {
+    const replicas = await Promise.all([1, 2, 3].map(() => startReplica(upstream.url, leases.url, tokenFile, [], keysFile)));
+    const shared = mintWithCalls(12);
+    for (const r of replicas) r.token = shared;
+    const forwardedBefore = upstream.requests.length;
+    try {
+      const outcomes = await callAll(replicas, 30, 4000);
+      assert.deepEqual(tally(outcomes), { allowed: 12, budget_token_calls: 18 });
+      assert.equal(upstream.requests.length - forwardedBefore, 12);
+    } finally {
+      await Promise.all(replicas.map(stopReplica));
+    }
+    const restarted = await startReplica(upstream.url, leases.url, tokenFile, [], keysFile);
+    restarted.token = shared;
+    try {
+      assert.deepEqual(await callAll([restarted], 2, 4100), ["budget_token_calls", "budget_token_calls"]);
+      // Another token, with its own ceiling, is counted apart.
+      restarted.token = mintWithCalls(1);
+      assert.deepEqual(await callAll([restarted], 2, 4200), ["allowed", "budget_token_calls"]);
+    } finally {
+      await stopReplica(restarted);
+    }
+    assert.equal(upstream.requests.length - forwardedBefore, 13);
+  });
+
+  test("a token with a calls ceiling and the controller unreachable: budget_unavailable, nothing forwarded", async () => {
+    const replica = await startReplica(upstream.url, `http://127.0.0.1:${await freePort()}`, tokenFile, [], keysFile);
+    replica.token = mintWithCalls(100);
+    const forwardedBefore = upstream.requests.length;
+    try {
+      assert.deepEqual(await callAll([replica], 2, 5000), ["budget_unavailable", "budget_unavailable"]);
+      assert.equal(upstream.requests.length, forwardedBefore);
+    } finally {
+      await stopReplica(replica);
+    }
+  });
+
   test("the controller unreachable and no slice held: calls are refused with budget_unavailable, nothing forwarded", async () => {
-    const replica = await startReplica(upstream.url, `http://127.0.0.1:${await freePort()}`, tokenFile, hourly);
+    const replica = await startReplica(upstream.url, `http://127.0.0.1:${await freePort()}`, tokenFile, [hourly]);
     const forwardedBefore = upstream.requests.length;
     try {
       assert.deepEqual(await callAll([replica], 3, 3000), ["budget_unavailable", "budget_unavailable", "budget_unavailable"]);

@@ -3,7 +3,8 @@
 // budget leases on a real PostgreSQL, the sidecar injector) and three Kubernetes-mode sidecars
 // (`intentgate sidecar --kubernetes`) of one agent, against a real kube-apiserver. Shows: the webhook
 // mutating a real pod create; budget exactness across the three replicas (100 allowed, the 101st
-// refused, under concurrency); policy and tenant status counting the sidecars of both replicas;
+// refused, under concurrency); a token's own calls ceiling exact across them, the controller reading
+// it from the token; policy and tenant status counting the sidecars of both replicas;
 // leader failover when the leader is killed.
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -14,7 +15,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { stringify } from "yaml";
 import { AuditKeys } from "../../wire/audit/keys.ts";
-import { newMasterEntry } from "../../wire/index.ts";
+import { attenuateToken, newMasterEntry } from "../../wire/index.ts";
 import { ROOT } from "../support/gateway.ts";
 import { startKube, type TestKube } from "../support/kube.ts";
 import { freePort } from "../support/ports.ts";
@@ -159,6 +160,21 @@ describe("a cluster: two controller replicas, three sidecars of one agent", { ti
     assert.equal(refused, 30);
     assert.equal(await postRpc(`${sidecars[1]!.url}/mcp/tools`, toolCall(999, "read_file", {}), agentToken).then(outcomeOf), "budget_agent_calls", "the 131st call");
     assert.equal(upstream.requests.filter((r) => r.body.toString().includes("read_file")).length, 100, "exactly the allowed calls reached the upstream");
+  });
+
+  test("a token's own calls ceiling, presented to the three sidecars of both controller replicas: exactly its max allowed", async () => {
+    // Without the Budget, only the token's ceiling applies.
+    await kube.kubectl(["-n", NS, "delete", "budget", "hundred"]);
+    for (const s of sidecars) {
+      const lifted = await eventually(async () => (await postRpc(`${s.url}/mcp/tools`, toolCall(1, "probe_budget", {}), agentToken).then(outcomeOf)) === "allowed", 30_000);
+      assert.ok(lifted, "the deleted Budget still refuses");
+    }
+    // The agent attenuates its grant token with a ceiling of its own; every replica counts against one ledger.
+    const capped = attenuateToken(agentToken, [{ type: "calls", max: 7 }]);
+    const outcomes = await Promise.all(Array.from({ length: 21 }, (_, i) => postRpc(`${sidecars[i % 3]!.url}/mcp/tools`, toolCall(2000 + i, "write_note", {}), capped).then(outcomeOf)));
+    const tally = outcomes.reduce<Record<string, number>>((m, o) => ((m[o] = (m[o] ?? 0) + 1), m), {});
+    assert.deepEqual(tally, { allowed: 7, budget_token_calls: 14 });
+    assert.equal(upstream.requests.filter((r) => r.body.toString().includes("write_note")).length, 7, "exactly the allowed calls reached the upstream");
   });
 
   test("status counts the sidecars of both replicas: the policy loaded by 3, the tenant serving 3", async () => {

@@ -1,6 +1,7 @@
 // A real lease service (controller/leases) on a real PostgreSQL, served over HTTP on an ephemeral
 // port. Callers authenticate with static bearer tokens standing in for the cluster's TokenReview;
-// `seen` records every token presented, so rotation can be observed.
+// `seen` records every token presented, so rotation can be observed. Token ceilings verify tokens
+// with `tenantKeys` (none by default).
 import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -8,6 +9,7 @@ import { join } from "node:path";
 import type { LeaseBudget } from "../../controller/leases/budget.ts";
 import { createLeaseHandler, type Identity } from "../../controller/leases/http.ts";
 import { LeaseService, type LeaseServiceOptions } from "../../controller/leases/service.ts";
+import type { TenantKeys } from "../../controller/leases/token-ceiling.ts";
 import { startPostgres, type TestPostgres } from "./postgres.ts";
 
 export interface LeaseServer {
@@ -24,7 +26,11 @@ export interface LeaseServer {
   close(): Promise<void>;
 }
 
-export async function startLeaseServer(budgets: readonly LeaseBudget[], options: Partial<LeaseServiceOptions> = {}, db?: TestPostgres): Promise<LeaseServer> {
+export async function startLeaseServer(
+  budgets: readonly LeaseBudget[],
+  { tenantKeys = () => undefined, ...options }: Partial<LeaseServiceOptions> & { tenantKeys?: TenantKeys } = {},
+  db?: TestPostgres,
+): Promise<LeaseServer> {
   const database = db ?? (await startPostgres());
   const service = await LeaseService.open({ ...options, database: database.url });
   const identities = new Map<string, Identity>();
@@ -33,6 +39,7 @@ export async function startLeaseServer(budgets: readonly LeaseBudget[], options:
   const handler = createLeaseHandler({
     service,
     budgets: (name) => byName.get(name),
+    tenantKeys,
     authenticate: async (req) => {
       const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
       if (token !== undefined) seen.push(token);
