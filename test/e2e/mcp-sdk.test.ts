@@ -1,13 +1,13 @@
 // End to end with the official MCP TypeScript SDK on both sides: a real client talks through the
 // sidecar to a real server over Streamable HTTP (SSE and JSON responses) and legacy HTTP+SSE.
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { McpServer, type ToolCallback } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
 import { z } from "zod";
 import { startGateway, type Gateway } from "../support/gateway.ts";
@@ -94,41 +94,66 @@ for (const kind of ["streamable-sse", "streamable-json", "legacy-sse"] as const)
   });
 }
 
-describe("legacy SSE: a call whose stream ends before its answer", () => {
-  let gw: Gateway;
-  let http: Server;
+interface LegacyUpstream {
+  gw: Gateway;
+  close(): Promise<void>;
+}
 
-  before(async () => {
-    // A real SDK server whose read_file closes the session's stream and never answers.
-    const sessions = new Map<string, SSEServerTransport>();
-    http = createServer((req, res) => {
-      const url = new URL(req.url ?? "/", "http://localhost");
-      if (url.pathname === "/sse") {
-        const transport = new SSEServerTransport("/messages", res);
-        sessions.set(transport.sessionId, transport);
-        const server = new McpServer({ name: "hangs-up", version: "1.0.0" });
-        server.registerTool("read_file", { inputSchema: { path: z.string() } }, () => {
-          void transport.close();
-          return new Promise<never>(() => {});
-        });
-        void server.connect(transport);
-        return;
-      }
-      const transport = sessions.get(url.searchParams.get("sessionId") ?? "");
-      if (transport === undefined) res.writeHead(404).end();
-      else void transport.handlePostMessage(req, res);
+/**
+ * A real SDK server over legacy HTTP+SSE with one tool, read_file, behind a gateway. `refuse`
+ * makes the message endpoint answer a POST with HTTP 500 itself instead of passing it on.
+ */
+async function legacyUpstream(name: string, readFile: (transport: SSEServerTransport) => ToolCallback<{ path: z.ZodString }>, refuse?: (body: { method?: string }) => boolean): Promise<LegacyUpstream> {
+  const sessions = new Map<string, SSEServerTransport>();
+  const http = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    if (url.pathname === "/sse") {
+      const transport = new SSEServerTransport("/messages", res);
+      sessions.set(transport.sessionId, transport);
+      const server = new McpServer({ name, version: "1.0.0" });
+      server.registerTool("read_file", { inputSchema: { path: z.string() } }, readFile(transport));
+      void server.connect(transport);
+      return;
+    }
+    const transport = sessions.get(url.searchParams.get("sessionId") ?? "");
+    if (transport === undefined) return void res.writeHead(404).end();
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { method?: string };
+      if (refuse?.(body) === true) return void res.writeHead(500, { "content-type": "text/plain" }).end("storage offline");
+      void transport.handlePostMessage(req, res, body);
     });
-    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
-    const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-    gw = await startGateway({ policy: "default", config: { upstreams: [{ name: "files", url: `${base}/mcp`, sseUrl: `${base}/sse` }] } });
   });
-  after(async () => {
-    await gw.close();
-    http.closeAllConnections();
-    await new Promise((resolve) => http.close(resolve));
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const gw = await startGateway({ policy: "default", config: { upstreams: [{ name: "files", url: `${base}/mcp`, sseUrl: `${base}/sse` }] } });
+  let closed: Promise<void> | undefined;
+  return {
+    gw,
+    close: () =>
+      (closed ??= (async () => {
+        await gw.close();
+        http.closeAllConnections();
+        await new Promise((resolve) => http.close(resolve));
+      })()),
+  };
+}
+
+describe("legacy SSE: a call whose stream ends before its answer", () => {
+  let upstream: LegacyUpstream;
+
+  // read_file closes the session's stream and never answers.
+  before(async () => {
+    upstream = await legacyUpstream("hangs-up", (transport) => () => {
+      void transport.close();
+      return new Promise<never>(() => {});
+    });
   });
+  after(() => upstream.close());
 
   test("the allowed call gets an outcome record no_answer", async () => {
+    const { gw } = upstream;
     const client = await connect(`${gw.sidecar.url}/mcp/files/sse`, "legacy-sse", gw.mint());
     const call = client.callTool({ name: "read_file", arguments: { path: "/data/a" } }).then(
       () => "answered",
@@ -153,43 +178,16 @@ describe("legacy SSE: a call whose stream ends before its answer", () => {
 });
 
 describe("legacy SSE: the upstream refuses the POST that carries a call", () => {
-  let gw: Gateway;
-  let http: Server;
+  let upstream: LegacyUpstream;
 
+  // The message endpoint answers a tools/call POST with HTTP 500 itself.
   before(async () => {
-    // A real SDK server behind a message endpoint that answers a tools/call POST with HTTP 500.
-    const sessions = new Map<string, SSEServerTransport>();
-    http = createServer((req, res) => {
-      const url = new URL(req.url ?? "/", "http://localhost");
-      if (url.pathname === "/sse") {
-        const transport = new SSEServerTransport("/messages", res);
-        sessions.set(transport.sessionId, transport);
-        const server = new McpServer({ name: "refuses-calls", version: "1.0.0" });
-        server.registerTool("read_file", { inputSchema: { path: z.string() } }, () => ({ content: [{ type: "text", text: "never" }] }));
-        void server.connect(transport);
-        return;
-      }
-      const transport = sessions.get(url.searchParams.get("sessionId") ?? "");
-      if (transport === undefined) return void res.writeHead(404).end();
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
-        const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { method?: string };
-        if (body.method === "tools/call") return void res.writeHead(500, { "content-type": "text/plain" }).end("storage offline");
-        void transport.handlePostMessage(req, res, body);
-      });
-    });
-    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
-    const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-    gw = await startGateway({ policy: "default", config: { upstreams: [{ name: "files", url: `${base}/mcp`, sseUrl: `${base}/sse` }] } });
+    upstream = await legacyUpstream("refuses-calls", () => () => ({ content: [{ type: "text" as const, text: "never" }] }), (body) => body.method === "tools/call");
   });
-  after(async () => {
-    await gw.close();
-    http.closeAllConnections();
-    await new Promise((resolve) => http.close(resolve));
-  });
+  after(() => upstream.close());
 
   test("the allowed call's outcome is http_500 at once, while the stream is still open, and only that", async () => {
+    const { gw } = upstream;
     const client = await connect(`${gw.sidecar.url}/mcp/files/sse`, "legacy-sse", gw.mint());
     const outcomes = (): Array<{ outcome?: string; decision_id: string }> =>
       gw.auditRecords().filter((r) => r.kind === "outcome") as Array<{ outcome?: string; decision_id: string }>;
@@ -199,8 +197,8 @@ describe("legacy SSE: the upstream refuses the POST that carries a call", () => 
     } finally {
       await client.close();
     }
-    // The stream's end must not add a no_answer for the same call (outcomes linger 20 ms before their write).
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The stream's end must not add a no_answer for the same call: closing the gateway writes every outcome still waiting.
+    await upstream.close();
     const [decision] = gw.auditRecords().filter((r) => r.kind === "decision");
     assert.deepEqual(outcomes().map((o) => [o.decision_id, o.outcome]), [[decision?.decision_id, "http_500"]]);
   });
