@@ -5,15 +5,15 @@
 // metrics, no strict parsing or answer matching. Whatever share of the bare proxy's throughput
 // this keeps is an upper bound for the sidecar with every check on.
 //   node bench/floor-proxy.ts <upstream url> <spool dir>    prints one JSON line {"url": ...}
-import { createSecretKey, randomBytes, randomUUID } from "node:crypto";
+import { createSecretKey, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Pool } from "undici";
-import { OCSF, type DecisionEvent } from "../wire/audit/index.ts";
 import { AuditSpool } from "../sidecar/audit/spool.ts";
 import { loadPolicyBundle } from "../sidecar/policy/index.ts";
+import { decisionEvent } from "../test/support/audit.ts";
 import { fail, readBody, requestHeaders, responseHeaders } from "./bare-proxy.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -31,7 +31,7 @@ export async function startFloorProxy(upstreamUrl: string, spoolDir: string): Pr
     const name = `payments.${call.params.name}`;
     const verdict = policy.evaluate({ name, tool: call.params.name, server: "payments", arguments: call.params.arguments } as never);
     if (!verdict.ok) throw new Error(`policy refused the call: ${verdict.code}`);
-    await spool.append(decisionEvent(name, call.params.name));
+    await spool.append(decisionEvent(1, { server: "payments", tool: call.params.name })); // an allowed call's record, of the sidecar's shape and size
     await pool.stream({ path, method: "POST", headers: requestHeaders(req), body, opaque: res }, ({ statusCode, headers, opaque }) => {
       const out = opaque as ServerResponse;
       out.writeHead(statusCode, responseHeaders(headers));
@@ -46,28 +46,6 @@ export async function startFloorProxy(upstreamUrl: string, spoolDir: string): Pr
   server.on("close", () => void pool.close().then(() => spool.close()));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return server;
-}
-
-/** A decision record of the sidecar's shape and size (the argument digest left out). */
-function decisionEvent(name: string, tool: string): DecisionEvent {
-  return {
-    kind: "decision",
-    time: new Date().toISOString(),
-    decision_id: randomUUID(),
-    tenant: "bench",
-    agent: "bench-agent",
-    server: "payments",
-    tool,
-    disposition: "allowed",
-    stage: null,
-    code: null,
-    reason: null,
-    token_ids: null,
-    arguments: { names: [], sha256: null, values: null },
-    cost: 1,
-    policy: { version: name, decision: "allow", dry_run: false, requires_step_up: false },
-    ocsf: OCSF,
-  };
 }
 
 if (import.meta.main) {
